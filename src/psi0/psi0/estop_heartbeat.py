@@ -1,0 +1,50 @@
+"""estop_heartbeat: publishes the fail-safe e-stop heartbeat the bridge requires.
+
+Publishes std_msgs/Bool on `estop` (reliable, keep-last 1) at `rate_hz`: True = operator allows
+motion. If this node dies, its heartbeat stops and the bridge e-stops after its timeout (0.5 s by
+default). Pressing Ctrl-C sends one False (explicit stop) before exiting. On real hardware, wire a
+dead-man switch to a node like this one.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from rclpy.node import Node
+from std_msgs.msg import Bool
+
+from psi0.params import Param, Schema
+from psi0.ros_params import declare_schema, run_node
+
+SCHEMA = Schema(
+    "estop_heartbeat",
+    (
+        Param("rate_hz", "float", 20.0, "heartbeat rate", range=(2.0, 200.0)),
+        Param("topic", "str", "estop", "heartbeat topic (relative: honours namespaces)"),
+        Param("send_stop_on_exit", "bool", True, "publish one False when shutting down"),
+    ),
+)
+
+
+class EstopHeartbeat(Node):
+    def __init__(self, **kwargs) -> None:
+        super().__init__("estop_heartbeat", automatically_declare_parameters_from_overrides=True, **kwargs)
+        self.config = declare_schema(self, SCHEMA)
+        self.pub = self.create_publisher(Bool, self.config["topic"], 1)
+        self.count = 0
+        self.timer = self.create_timer(1.0 / self.config["rate_hz"], self._tick)
+
+    def _tick(self) -> None:
+        self.pub.publish(Bool(data=True))
+        self.count += 1
+
+    def send_stop(self) -> None:
+        self.pub.publish(Bool(data=False))
+
+
+def main() -> int:
+    return run_node(EstopHeartbeat, on_exit=lambda n: n.config["send_stop_on_exit"] and n.send_stop())
+
+
+if __name__ == "__main__":
+    sys.exit(main())

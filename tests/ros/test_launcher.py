@@ -1,0 +1,81 @@
+"""`psi0 up`: real node processes, supervised; a dead required node stops the rest."""
+
+import os
+import re
+import signal
+import time
+from pathlib import Path
+
+import pytest
+from rclpy.executors import SingleThreadedExecutor
+from rclpy.node import Node
+
+from tests.conftest import spin_until
+
+pytestmark = [pytest.mark.ros, pytest.mark.timeout(90)]
+PROFILE = Path(__file__).resolve().parents[1] / "fixtures" / "pair_profile.yaml"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # a zombie still answers kill(0); look at its state
+    stat = Path(f"/proc/{pid}/stat")
+    return stat.exists() and stat.read_text().split()[2] != "Z"
+
+
+def _start(spawn, tmp_path, *extra):
+    launcher = spawn(["psi0", "up", str(PROFILE), *extra, "--log-dir", str(tmp_path / "logs"), "--grace", "3"],
+                     name="launcher")
+    deadline = time.monotonic() + 20
+    pids: dict[str, int] = {}
+    while time.monotonic() < deadline and len(pids) < 2:
+        pids = {m[0]: int(m[1]) for m in re.findall(r"started (\w+) \(pid (\d+)\)", launcher.output())}
+        time.sleep(0.05)
+    assert len(pids) == 2, launcher.output()
+    return launcher, pids
+
+
+def _wait_for_nodes(ctx, names):
+    node = Node("observer", context=ctx)
+    ex = SingleThreadedExecutor(context=ctx)
+    ex.add_node(node)
+    ok = spin_until(ex, lambda: set(names) <= set(node.get_node_names()), timeout_s=20)
+    ex.shutdown()
+    node.destroy_node()
+    return ok
+
+
+def test_killing_a_required_node_stops_the_other_and_exits_nonzero(rclpy_context, spawn, tmp_path):
+    launcher, pids = _start(spawn, tmp_path)
+    assert _wait_for_nodes(rclpy_context, ["beat_a", "beat_b"]), launcher.output()
+    os.kill(pids["beat_a"], signal.SIGKILL)
+    code = launcher.wait(timeout=20)
+    assert code != 0
+    assert "required node beat_a exited" in launcher.output()
+    assert not _alive(pids["beat_b"])
+    assert (tmp_path / "logs" / "beat_b.log").exists()
+
+
+def test_sigint_stops_every_node_and_exits_zero(rclpy_context, spawn, tmp_path):
+    launcher, pids = _start(spawn, tmp_path)
+    assert _wait_for_nodes(rclpy_context, ["beat_a", "beat_b"]), launcher.output()
+    launcher.popen.send_signal(signal.SIGINT)
+    assert launcher.wait(timeout=20) == 0, launcher.output()
+    assert not any(_alive(p) for p in pids.values())
+
+
+def test_node_with_invalid_parameter_fails_and_launcher_reports_it(spawn, tmp_path, ros_domain):
+    launcher = spawn(["psi0", "up", str(PROFILE), "rate:=5000.0", "--log-dir", str(tmp_path / "logs"), "--grace", "3"],
+                     name="launcher")
+    assert launcher.wait(timeout=30) != 0
+    assert "outside the allowed range" in (tmp_path / "logs" / "beat_a.log").read_text() or \
+        "outside the allowed range" in (tmp_path / "logs" / "beat_b.log").read_text()
+
+
+def test_unknown_profile_argument_is_an_error(spawn, tmp_path):
+    p = spawn(["psi0", "up", str(PROFILE), "rat:=5"], name="launcher")
+    assert p.wait(timeout=20) == 2
+    assert "unknown argument" in p.output()

@@ -1,0 +1,118 @@
+"""Profiles, and the agreement between `psi0 up` and the ROS 2 launch files.
+
+The `launch` / `launch_ros` packages do not exist for this Python, so the launch files cannot run
+here. What *can* be checked: each launch file, executed against small recording stand-ins for the
+four launch classes it uses, produces exactly the node set (package, executable, name, namespace,
+parameter files, overrides, env) that `psi0 up` starts for the same profile and arguments.
+"""
+
+import importlib
+import runpy
+import sys
+import types
+from pathlib import Path
+
+import pytest
+
+from psi0.params import ConfigError
+from psi0.profiles import load_profile, ros_args
+
+pytestmark = pytest.mark.unit
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_sim_profile_resolves_arguments():
+    p = load_profile("sim", {"network_interface": "enp3s0", "robot_domain": "0"})
+    bridge = next(n for n in p.nodes if n.name == "bridge")
+    assert bridge.overrides == {"network_interface": "enp3s0", "robot_domain": 0}
+    assert all(Path(f).exists() for f in bridge.params)
+
+
+def test_unknown_argument_fails_loudly():
+    with pytest.raises(ConfigError, match="unknown argument"):
+        load_profile("sim", {"netwrk_interface": "eth0"})
+
+
+def test_unknown_profile_lists_known_ones():
+    with pytest.raises(ConfigError, match=r"known profiles: .*sim"):
+        load_profile("nope")
+
+
+def test_ros_args_renaming_and_params():
+    p = load_profile("sim", {"namespace": "robot1"})
+    args = ros_args(next(n for n in p.nodes if n.name == "bridge"))
+    assert args[:3] == ["--ros-args", "-r", "__node:=bridge"]
+    assert "__ns:=/robot1" in args
+    assert "robot_domain:=1" in args
+
+
+class _Recorder:
+    """Stand-ins for launch / launch_ros classes: they record their constructor arguments."""
+
+    def __init__(self) -> None:
+        self.nodes: list[dict] = []
+        rec = self
+
+        class Node:
+            def __init__(self, **kw):
+                rec.nodes.append(kw)
+
+        class DeclareLaunchArgument:
+            def __init__(self, name, default_value=""):
+                self.name, self.default_value = name, default_value
+
+        class OpaqueFunction:
+            def __init__(self, function):
+                self.function = function
+
+        class Shutdown:
+            def __init__(self, reason=""):
+                self.reason = reason
+
+        class LaunchConfiguration:
+            def __init__(self, name):
+                self.name = name
+
+            def perform(self, context):
+                return context[self.name]
+
+        class LaunchDescription:
+            def __init__(self, entities):
+                self.entities = entities
+
+        self.modules = {
+            "launch": types.SimpleNamespace(LaunchDescription=LaunchDescription),
+            "launch.actions": types.SimpleNamespace(
+                DeclareLaunchArgument=DeclareLaunchArgument, OpaqueFunction=OpaqueFunction, Shutdown=Shutdown
+            ),
+            "launch.substitutions": types.SimpleNamespace(LaunchConfiguration=LaunchConfiguration),
+            "launch_ros": types.SimpleNamespace(),
+            "launch_ros.actions": types.SimpleNamespace(Node=Node),
+        }
+
+
+@pytest.mark.parametrize("launch_file, profile", [("deploy.launch.py", "deploy"), ("sim.launch.py", "sim")])
+@pytest.mark.parametrize("overrides", [{}, {"namespace": "g1", "network_interface": "eth7", "checkpoint": "/ckpt"}])
+def test_launch_file_and_launcher_describe_the_same_nodes(monkeypatch, launch_file, profile, overrides):
+    rec = _Recorder()
+    for name, module in rec.modules.items():
+        monkeypatch.setitem(sys.modules, name, module)
+    monkeypatch.delitem(sys.modules, "psi0.launch_support", raising=False)
+    importlib.invalidate_caches()
+    ld = runpy.run_path(str(REPO / "launch" / launch_file))["generate_launch_description"]()
+
+    declared = {e.name: e.default_value for e in ld.entities if hasattr(e, "default_value")}
+    expected = load_profile(profile, overrides)
+    assert declared == {"profile": profile, **load_profile(profile).arguments}
+    opaque = [e for e in ld.entities if hasattr(e, "function")]
+    assert len(opaque) == 1
+    opaque[0].function({**declared, **overrides})
+
+    assert len(rec.nodes) == len(expected.nodes)
+    for got, spec in zip(rec.nodes, expected.nodes, strict=True):
+        assert (got["package"], got["executable"], got["name"], got["namespace"]) == (
+            spec.package, spec.executable, spec.name, spec.namespace)
+        params = list(spec.params) + ([spec.overrides] if spec.overrides else [])
+        assert got["parameters"] == params
+        assert got["additional_env"] == spec.env
+        assert (got["on_exit"] is not None) == spec.required
