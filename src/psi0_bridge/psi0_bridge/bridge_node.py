@@ -1,0 +1,286 @@
+"""bridge_node: streams joint targets to the G1 (or psi0_sim) and is the last safety guard.
+
+Threads:
+- control thread: a 500 Hz loop paced on the monotonic clock (sleep, then a short spin to the
+  deadline); each tick runs `BridgeCore.tick` and writes one freshly built LowCmd (CRC last), and
+  every fifth tick the two Dex3 HandCmds. It never waits on the policy or on ROS callbacks.
+- Cyclone DDS listener threads: LowState / HandState → the core (bad CRC dropped and counted).
+- rclpy executor (main thread): action_chunk, estop heartbeat, services, status publishing.
+One lock guards the core; every critical section is a few tens of microseconds.
+
+Topics (relative names): sub `action_chunk` (psi0_msgs/ActionChunk, reliable, keep-last 1),
+`estop` (std_msgs/Bool heartbeat, True = motion allowed); pub `joint_states` (29 body + 14 hand
+joints), `imu`, `bridge/status` (psi0_msgs/BridgeStatus), `/diagnostics`.
+Services: `bridge/estop`, `bridge/reset`, `bridge/enable` (std_srvs/Trigger).
+Start-up: refuses to start if another process writes rt/lowcmd (S1), checked for
+`single_writer_check_s`; a writer appearing later triggers a protective stop.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+
+import numpy as np
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from rclpy.node import Node
+from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
+from sensor_msgs.msg import Imu, JointState
+from std_msgs.msg import Bool
+from std_srvs.srv import Trigger
+from unitree_sdk2py.idl.unitree_hg.msg.dds_ import HandCmd_, HandState_, LowCmd_, LowState_
+
+from psi0.params import ConfigError
+from psi0.robot import load_g1
+from psi0.ros_params import declare_schema, run_node
+from psi0_bridge.config import SCHEMA
+from psi0_bridge.core import BridgeCore, Output, State
+from psi0_bridge.lowlevel import crc_ok, hand_cmd, lowcmd_message, lowstate_frame, pack_lowcmd
+from psi0_bridge.robot_dds import Endpoint
+from psi0_bridge.safety import LoopStats
+from psi0_bridge.wbc import StandController
+from psi0_msgs.msg import ActionChunk, BridgeStatus
+
+LOWCMD, LOWSTATE = "rt/lowcmd", "rt/lowstate"
+HAND_CMD = {"left": "rt/dex3/left/cmd", "right": "rt/dex3/right/cmd"}
+HAND_STATE = {"left": "rt/dex3/left/state", "right": "rt/dex3/right/state"}
+
+
+def make_wbc(cfg: dict, robot):
+    if cfg["wbc"] == "stand":
+        return StandController(robot.body.default)
+    from psi0_bridge.learned_wbc import LearnedController
+
+    if not cfg["wbc_policy_path"]:
+        raise ConfigError("bridge.wbc=learned needs wbc_policy_path (and wbc_layout_path)")
+    return LearnedController.load(cfg["wbc_policy_path"], cfg["wbc_layout_path"], robot.body.default)
+
+
+class BridgeNode(Node):
+    def __init__(self, **kwargs) -> None:
+        super().__init__("bridge", automatically_declare_parameters_from_overrides=True, **kwargs)
+        cfg = self.cfg = declare_schema(self, SCHEMA)
+        self.robot = load_g1(cfg["robot_description"] or None)
+        self.core = BridgeCore(cfg, self.robot, make_wbc(cfg, self.robot))
+        self.lock = threading.Lock()
+        self.loop_stats = LoopStats(1.0 / cfg["control_rate_hz"], cfg["loop_warn_ms"], cfg["loop_error_ms"])
+        self.hand_q = {"left": np.zeros(7), "right": np.zeros(7)}
+        self.hand_dq = {"left": np.zeros(7), "right": np.zeros(7)}
+        self.frames_sent = 0
+        self.damping_frames = 0
+
+        # ---- robot DDS (Cyclone) -------------------------------------------------------------
+        self.dds = Endpoint(cfg["robot_domain"], cfg["network_interface"])
+        time.sleep(cfg["single_writer_check_s"])  # S1: let discovery find any other rt/lowcmd writer
+        others = self.dds.other_writers(LOWCMD)
+        if others:
+            raise ConfigError(f"another process already writes {LOWCMD} (writers {others}); refusing to start (S1)")
+        self.lowcmd_writer = self.dds.writer(LOWCMD, LowCmd_)
+        self.hand_writers = {s: self.dds.writer(t, HandCmd_) for s, t in HAND_CMD.items()}
+        self.dds.reader(LOWSTATE, LowState_, self._on_lowstate)
+        for side, topic in HAND_STATE.items():
+            self.dds.reader(topic, HandState_, lambda m, s=side: self._on_hand_state(s, m))
+
+        # ---- ROS side ----------------------------------------------------------------------------
+        reliable1 = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE)
+        self.create_subscription(ActionChunk, "action_chunk", self._on_chunk, reliable1)
+        self.create_subscription(Bool, "estop", self._on_heartbeat, reliable1)
+        self.pub_js = self.create_publisher(JointState, "joint_states", 10)
+        self.pub_imu = self.create_publisher(Imu, "imu", 10)
+        latched = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
+        self.pub_status = self.create_publisher(BridgeStatus, "bridge/status", latched)
+        self.pub_diag = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
+        self.create_service(Trigger, "bridge/estop", self._srv_estop)
+        self.create_service(Trigger, "bridge/reset", self._srv_reset)
+        self.create_service(Trigger, "bridge/enable", self._srv_enable)
+        self.create_timer(1.0 / cfg["status_rate_hz"], self._publish_status)
+        self.create_timer(1.0 / cfg["joint_state_rate_hz"], self._publish_joint_states)
+        self.create_timer(0.5, self._check_writers)
+        self._last_state = self.core.state
+        self._stop_event = threading.Event()
+        self._thread = threading.Thread(target=self._control_loop, name="bridge_control", daemon=True)
+        self._thread.start()
+        self.get_logger().info(
+            f"bridge up: robot DDS domain {cfg['robot_domain']} on {cfg['network_interface']}, "
+            f"{cfg['control_rate_hz']:.0f} Hz, wbc={cfg['wbc']}, auto_enable={cfg['auto_enable']}")
+
+    # ---- clock ---------------------------------------------------------------------------------
+    def now(self) -> float:
+        return self.get_clock().now().nanoseconds * 1e-9
+
+    # ---- robot inputs (Cyclone threads) -------------------------------------------------------
+    def _on_lowstate(self, msg: LowState_) -> None:
+        f = lowstate_frame(msg)
+        ok = crc_ok(f)
+        m, imu = f["motor"], f["imu"]
+        with self.lock:
+            self.core.on_lowstate(self.now(), m["q"][:29], m["dq"][:29], imu["quaternion"], imu["gyroscope"],
+                                  int(f["mode_machine"]), crc_ok=ok)
+            self._tau = m["tau_est"][:29].astype(float)
+            self._acc = imu["accelerometer"].astype(float)
+
+    def _on_hand_state(self, side: str, msg: HandState_) -> None:
+        q = np.array([s.q for s in msg.motor_state[:7]], dtype=float)
+        dq = np.array([s.dq for s in msg.motor_state[:7]], dtype=float)
+        with self.lock:
+            self.hand_q[side], self.hand_dq[side] = q, dq
+            self.core.on_hand_state(np.concatenate([self.hand_q["left"], self.hand_q["right"]]))
+
+    # ---- ROS inputs (executor thread) --------------------------------------------------------
+    def _on_chunk(self, msg: ActionChunk) -> None:
+        t0 = msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9
+        with self.lock:
+            ok = self.core.on_chunk(self.now(), chunk_id=msg.chunk_id, t0=t0, dt=float(msg.dt), horizon=msg.horizon,
+                                    dim=msg.dim, names=msg.names, data=np.asarray(msg.data, dtype=np.float64),
+                                    prefix_len=msg.prefix_len)
+        if not ok:
+            self.get_logger().warning(f"chunk rejected: {self.core.last_error}", throttle_duration_sec=1.0)
+
+    def _on_heartbeat(self, msg: Bool) -> None:
+        with self.lock:
+            self.core.on_heartbeat(self.now(), msg.data)
+            if not msg.data:
+                self._send(self.core.tick(self.now()))  # first damping frame now, not at the next tick
+
+    def _srv_estop(self, _req: Trigger.Request, res: Trigger.Response) -> Trigger.Response:
+        with self.lock:
+            self.core.estop(self.now(), "e-stop service")
+            self._send(self.core.tick(self.now()))
+        res.success, res.message = True, "e-stop latched: damping; call bridge/reset to recover"
+        self.get_logger().error("E-STOP (service)")
+        return res
+
+    def _srv_reset(self, _req: Trigger.Request, res: Trigger.Response) -> Trigger.Response:
+        with self.lock:
+            res.success, res.message = self.core.reset(self.now())
+        return res
+
+    def _srv_enable(self, _req: Trigger.Request, res: Trigger.Response) -> Trigger.Response:
+        with self.lock:
+            res.success, res.message = self.core.enable(self.now())
+        return res
+
+    def _check_writers(self) -> None:
+        others = self.dds.other_writers(LOWCMD, self.lowcmd_writer)
+        if others:
+            with self.lock:
+                self.core.other_writer_detected(self.now(), ", ".join(others))
+
+    # ---- control loop ------------------------------------------------------------------------------
+    def _send(self, out: Output) -> None:
+        """Build and write the frames of one tick (called with the lock held)."""
+        mm = self.core.measured.mode_machine
+        if out.body is None or mm is None:
+            return
+        self.lowcmd_writer.write(lowcmd_message(pack_lowcmd(out.body, mode_machine=mm, mode_pr=0)))
+        self.frames_sent += 1
+        self.damping_frames += int(out.damping)
+        if out.hands is not None:
+            h = out.hands
+            self.hand_writers["left"].write(hand_cmd(h.q[:7], h.kp[:7], h.kd[:7]))
+            self.hand_writers["right"].write(hand_cmd(h.q[7:], h.kp[7:], h.kd[7:]))
+
+    def _control_loop(self) -> None:
+        period = 1.0 / self.cfg["control_rate_hz"]
+        next_t = time.monotonic()
+        last = None
+        while not self._stop_event.is_set():
+            next_t += period
+            remaining = next_t - time.monotonic()
+            if remaining > 0.0006:
+                time.sleep(remaining - 0.0005)
+            while time.monotonic() < next_t:
+                pass
+            start = time.monotonic()
+            if last is not None:
+                self.loop_stats.record(start - last)
+            last = start
+            try:
+                with self.lock:
+                    self._send(self.core.tick(self.now()))
+            except Exception as e:
+                self.get_logger().error(f"control tick failed: {e!r}", throttle_duration_sec=1.0)
+            if time.monotonic() - next_t > period:  # fell behind by a whole period: resynchronise
+                next_t = time.monotonic()
+
+    def stop(self) -> None:
+        self._stop_event.set()
+        self._thread.join(timeout=1.0)
+
+    def destroy_node(self) -> None:
+        self.stop()
+        super().destroy_node()
+
+    # ---- reporting -------------------------------------------------------------------------------
+    def _publish_joint_states(self) -> None:
+        with self.lock:
+            m = self.core.measured
+            if m.mode_machine is None:
+                return
+            q, dq = m.q.copy(), m.dq.copy()
+            tau = getattr(self, "_tau", np.zeros(29))
+            hq = np.concatenate([self.hand_q["left"], self.hand_q["right"]])
+            hdq = np.concatenate([self.hand_dq["left"], self.hand_dq["right"]])
+            quat, gyro, acc = m.quat.copy(), m.gyro.copy(), getattr(self, "_acc", np.zeros(3))
+        js = JointState()
+        js.header.stamp = self.get_clock().now().to_msg()
+        js.name = self.robot.joint_state_names()
+        js.position = np.concatenate([q, hq]).tolist()
+        js.velocity = np.concatenate([dq, hdq]).tolist()
+        js.effort = np.concatenate([tau, np.zeros(14)]).tolist()
+        self.pub_js.publish(js)
+        imu = Imu()
+        imu.header.stamp, imu.header.frame_id = js.header.stamp, "imu_link"
+        imu.orientation.w, imu.orientation.x, imu.orientation.y, imu.orientation.z = (float(v) for v in quat)
+        imu.angular_velocity.x, imu.angular_velocity.y, imu.angular_velocity.z = (float(v) for v in gyro)
+        imu.linear_acceleration.x, imu.linear_acceleration.y, imu.linear_acceleration.z = (float(v) for v in acc)
+        self.pub_imu.publish(imu)
+
+    def _publish_status(self) -> None:
+        now = self.now()
+        with self.lock:
+            st = self.core.status()
+            lowstate_age = now - self.core.measured.stamp
+            chunk = self.core.last_valid_chunk
+        msg = BridgeStatus()
+        msg.header.stamp = self.get_clock().now().to_msg()
+        for k, v in st.items():
+            setattr(msg, k, v)
+        msg.loop_period_error_p99_ms = self.loop_stats.percentile(99)
+        msg.loop_overruns = self.loop_stats.overruns
+        msg.lowstate_age_ms = float(min(lowstate_age, 1e6) * 1e3)
+        msg.chunk_age_ms = float(min(now - chunk.t0, 1e6) * 1e3) if chunk else -1.0
+        self.pub_status.publish(msg)
+        if self.core.state != self._last_state:
+            log = self.get_logger().error if self.core.state in (State.STOPPED, State.ESTOP) else self.get_logger().info
+            log(f"state {self._last_state.name} -> {self.core.state.name} {st['stop_reason']}")
+            self._last_state = self.core.state
+        self._publish_diagnostics(st)
+
+    def _publish_diagnostics(self, st: dict) -> None:
+        arr = DiagnosticArray()
+        arr.header.stamp = self.get_clock().now().to_msg()
+        loop = DiagnosticStatus(name="psi0 bridge: control loop", hardware_id="g1")
+        loop.level = bytes([self.loop_stats.level()])
+        loop.message = f"period error p99 {self.loop_stats.percentile(99):.3f} ms"
+        loop.values = [KeyValue(key=k, value=f"{v:.3f}" if isinstance(v, float) else str(v)) for k, v in {
+            "period_error_p50_ms": self.loop_stats.percentile(50), "period_error_p99_ms": self.loop_stats.percentile(99),
+            "period_error_max_ms": self.loop_stats.worst_ms, "overruns": self.loop_stats.overruns,
+            "ticks": self.loop_stats.ticks, "frames_sent": self.frames_sent}.items()]
+        safety = DiagnosticStatus(name="psi0 bridge: safety", hardware_id="g1")
+        bad = self.core.state in (State.STOPPED, State.ESTOP)
+        safety.level = bytes([2 if bad else 1 if self.core.state == State.HOLDING else 0])
+        safety.message = f"{st['state_name']}" + (f": {st['stop_reason']}" if st["stop_reason"] else "")
+        safety.values = [KeyValue(key=k, value=str(v)) for k, v in st.items()]
+        safety.values.append(KeyValue(key="wbc_unsupported", value=",".join(self.core.wbc_unsupported)))
+        arr.status = [loop, safety]
+        self.pub_diag.publish(arr)
+
+
+def main() -> int:
+    return run_node(BridgeNode)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

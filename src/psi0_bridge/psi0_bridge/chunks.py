@@ -1,0 +1,128 @@
+"""Action chunks on the bridge side: validation (S4) and execution on the bridge's own clock.
+
+Timing contract (DESIGN.md §7): row i of a chunk is due at t0 + i·dt. The executor samples the
+active chunk at the current time, interpolating linearly between the two neighbouring rows, and
+never extrapolates: before step 0 or after the last step it returns None (the caller holds).
+
+Switching: a newer chunk waits as `pending` and becomes active at the first due step at or after
+its committed prefix, i.e. when now ≥ t0 + prefix_len·dt. If the active chunk has run out (or
+there is none) the pending chunk takes over as soon as its step 0 is due. Because the prefix equals
+what the previous chunk was going to do, the switch is continuous.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Chunk:
+    chunk_id: int
+    t0: float  # s, when step 0 is due (bridge clock)
+    dt: float  # s, step period
+    actions: np.ndarray  # (H, D) float64, absolute
+    prefix_len: int = 0
+
+    @property
+    def horizon(self) -> int:
+        return int(self.actions.shape[0])
+
+    @property
+    def t_end(self) -> float:
+        """Time the last step is due."""
+        return self.t0 + (self.horizon - 1) * self.dt
+
+
+class ChunkRejected(ValueError):
+    """A chunk failed validation; the message says why (reported in BridgeStatus.last_error)."""
+
+
+def validate_chunk(
+    *,
+    chunk_id: int,
+    t0: float,
+    dt: float,
+    horizon: int,
+    dim: int,
+    names: Sequence[str],
+    data: Sequence[float] | np.ndarray,
+    prefix_len: int,
+    expected_names: Sequence[str],
+    previous: Chunk | None,
+    max_dt: float = 0.5,
+) -> Chunk:
+    """Check every field of an incoming chunk; return it as a Chunk or raise ChunkRejected."""
+    d = len(expected_names)
+    if dim != d:
+        raise ChunkRejected(f"chunk {chunk_id}: dim {dim} != {d}")
+    if list(names) != list(expected_names):
+        bad = next((i for i, (a, b) in enumerate(zip(names, expected_names, strict=False)) if a != b), min(len(names), d))
+        raise ChunkRejected(f"chunk {chunk_id}: column names differ from the robot layout at column {bad}")
+    if horizon < 1:
+        raise ChunkRejected(f"chunk {chunk_id}: horizon {horizon} < 1")
+    arr = np.asarray(data, dtype=np.float64)
+    if arr.shape != (horizon * dim,):
+        raise ChunkRejected(f"chunk {chunk_id}: {arr.size} values, expected horizon*dim = {horizon * dim}")
+    if not (math.isfinite(dt) and 0.0 < dt <= max_dt):
+        raise ChunkRejected(f"chunk {chunk_id}: step period dt={dt} outside (0, {max_dt}]")
+    if not math.isfinite(t0):
+        raise ChunkRejected(f"chunk {chunk_id}: non-finite stamp")
+    if not np.all(np.isfinite(arr)):
+        bad = int(np.flatnonzero(~np.isfinite(arr))[0])
+        raise ChunkRejected(f"chunk {chunk_id}: non-finite value at step {bad // dim}, column {expected_names[bad % dim]}")
+    if not 0 <= prefix_len <= horizon:
+        raise ChunkRejected(f"chunk {chunk_id}: prefix_len {prefix_len} outside [0, {horizon}]")
+    if previous is not None:
+        if chunk_id <= previous.chunk_id:
+            raise ChunkRejected(f"chunk {chunk_id}: id not newer than {previous.chunk_id}")
+        if t0 < previous.t0:
+            raise ChunkRejected(f"chunk {chunk_id}: step 0 at {t0:.4f} s is before the previous chunk's ({previous.t0:.4f} s)")
+    return Chunk(chunk_id=chunk_id, t0=t0, dt=dt, actions=arr.reshape(horizon, dim), prefix_len=prefix_len)
+
+
+class ChunkExecutor:
+    """Keeps the active and pending chunk and gives the action due now."""
+
+    def __init__(self) -> None:
+        self.active: Chunk | None = None
+        self.pending: Chunk | None = None
+        self.switches = 0
+
+    def push(self, chunk: Chunk) -> None:
+        """Queue a validated chunk (a newer pending chunk replaces an older one)."""
+        self.pending = chunk
+
+    def clear(self) -> None:
+        self.active = self.pending = None
+
+    def _maybe_switch(self, now: float) -> None:
+        p = self.pending
+        if p is None or now < p.t0:
+            return
+        active_done = self.active is None or now > self.active.t_end
+        if active_done or now >= p.t0 + p.prefix_len * p.dt:
+            self.active, self.pending = p, None
+            self.switches += 1
+
+    def sample(self, now: float) -> np.ndarray | None:
+        """The interpolated action due at `now`, or None when no chunk covers `now` (never extrapolates)."""
+        self._maybe_switch(now)
+        c = self.active
+        if c is None:
+            return None
+        u = (now - c.t0) / c.dt
+        if u < 0.0 or u > c.horizon - 1:
+            return None
+        i = min(int(u), c.horizon - 2) if c.horizon > 1 else 0
+        if c.horizon == 1:
+            return c.actions[0].copy()
+        frac = u - i
+        return (1.0 - frac) * c.actions[i] + frac * c.actions[i + 1]
+
+    def exhausted(self, now: float) -> bool:
+        """True when nothing is due now and nothing pending is due."""
+        return self.sample(now) is None

@@ -1,0 +1,399 @@
+"""The bridge's control core: state machine, chunk execution, whole-body controller, safety (no rclpy).
+
+Every call takes `now` (seconds on the bridge clock), so tests drive it deterministically. The node
+calls `tick(now)` at the control rate and sends what it returns.
+
+States (BridgeStatus):
+  IDLE      no command authority yet: waits for fresh LowState with an allowed mode_machine, the
+            e-stop heartbeat, and `enable()` (or auto_enable). Emits damping frames once the robot
+            is known (kp 0, kd = damping_kd), so motors are never left holding a stale target.
+  RAMPING   S7: interpolates from the measured pose to the default pose over `ramp_s`; after a
+            reset the gains also rise from 0 over `restiffen_s` (S9).
+  ACTIVE    executes the due step of the active chunk (arms, hands; torso/height/velocity to the
+            whole-body controller); before the first chunk it holds the default pose.
+  HOLDING   S3/S4: no due chunk step for `hold_after_s`, or a chunk was rejected: holds the last
+            target. A valid, due chunk returns to ACTIVE.
+  STOPPED   protective stop: damping on every body motor, hands relaxed (kp 0, kd 0). Latched
+            until `reset()`. Causes: S2 stale LowState > state_stop_s, S3 no due step for
+            stop_after_s, S4 reject_stop_count rejections in a row, S1 a second writer, a
+            mode_machine outside the allow-list.
+  ESTOP     S9: like STOPPED, from the e-stop service, a False heartbeat or a heartbeat older than
+            heartbeat_timeout_s. Latched until `reset()`.
+
+Limits: every position target passes `TargetGuard` (S5 position clamp, S6 velocity clamp), and
+the whole-body command passes `LocomotionBounds` (S10), whatever the input.
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from psi0.robot import ARM_MOTORS, ARMS, G1, HANDS, action_names, default_action
+from psi0_bridge.chunks import Chunk, ChunkExecutor, ChunkRejected, validate_chunk
+from psi0_bridge.lowlevel import MotorTargets
+from psi0_bridge.safety import LocomotionBounds, TargetGuard
+from psi0_bridge.wbc import LOWER_BODY, RobotState, WholeBodyController
+
+BODY = 29
+WBC_SLICE = slice(28, 36)  # torso rpy, height, vx, vy, yaw rate, target yaw
+
+
+class State(enum.IntEnum):  # values match psi0_msgs/BridgeStatus
+    IDLE = 0
+    RAMPING = 1
+    ACTIVE = 2
+    HOLDING = 3
+    STOPPED = 4
+    ESTOP = 5
+
+
+@dataclass
+class HandTargets:
+    q: np.ndarray  # (14,) left 7 then right 7, Dex3 motor order
+    kp: np.ndarray
+    kd: np.ndarray
+
+
+@dataclass
+class Output:
+    """What one tick sends. `body` None: send nothing (robot not known yet). `hands` None: no hand frame this tick."""
+
+    body: MotorTargets | None
+    hands: HandTargets | None
+    damping: bool = False
+
+
+@dataclass
+class Counters:
+    chunks_received: int = 0
+    chunks_rejected: int = 0
+    rejected_in_a_row: int = 0
+    holds: int = 0
+    stops: int = 0
+    lowstate_crc_errors: int = 0
+    lowstate_warnings: int = 0
+    locomotion_clamps: int = 0
+    mode_machine_rejections: int = 0
+
+
+@dataclass
+class _Measured:
+    stamp: float = -math.inf
+    q: np.ndarray = field(default_factory=lambda: np.zeros(BODY))
+    dq: np.ndarray = field(default_factory=lambda: np.zeros(BODY))
+    quat: np.ndarray = field(default_factory=lambda: np.array([1.0, 0, 0, 0]))
+    gyro: np.ndarray = field(default_factory=lambda: np.zeros(3))
+    hands_q: np.ndarray | None = None
+    mode_machine: int | None = None
+
+
+class BridgeCore:
+    def __init__(self, cfg: dict[str, Any], robot: G1, wbc: WholeBodyController) -> None:
+        self.cfg = cfg
+        self.robot = robot
+        self.wbc = wbc
+        self.names = action_names(robot)
+        self.state = State.IDLE
+        self.last_error = ""
+        self.stop_reason = ""
+        self.counters = Counters()
+        self.executor = ChunkExecutor()
+        self.last_valid_chunk: Chunk | None = None
+        self.measured = _Measured()
+        self.heartbeat_stamp = -math.inf
+        self.heartbeat_ok = False
+        self.enable_requested = bool(cfg["auto_enable"])
+        self.bounds = LocomotionBounds(**{k: cfg[k] for k in (
+            "vx_max", "vy_max", "yaw_rate_max", "height_min", "height_max", "torso_roll_max", "torso_pitch_max",
+            "torso_yaw_max")})
+
+        body = robot.body
+        vel = body.velocity_limit.copy()
+        arm = np.array([g == "arms" for g in body.groups])
+        vel[arm] = np.minimum(vel[arm], cfg["arm_velocity_limit"])
+        vel[~arm] *= cfg["leg_velocity_scale"]
+        self.body_guard = TargetGuard(body.lower, body.upper, vel, cfg["position_margin"])
+        hands = robot.hands
+        self.hand_guard = TargetGuard(hands.lower, hands.upper, np.full(14, cfg["hand_velocity_limit"]),
+                                      cfg["position_margin"])
+        self.kp_body = np.array([*cfg["kp_legs"], *cfg["kp_legs"], *[cfg["kp_waist"]] * 3, *cfg["kp_arms"], *cfg["kp_arms"]])
+        self.kd_body = np.array([*cfg["kd_legs"], *cfg["kd_legs"], *[cfg["kd_waist"]] * 3, *cfg["kd_arms"], *cfg["kd_arms"]])
+        self.kp_hand = np.full(14, cfg["kp_hands"])
+        self.kd_hand = np.full(14, cfg["kd_hands"])
+
+        self.default_action = default_action(robot)
+        self.action = self.default_action.copy()  # the last action executed (36,)
+        self.wbc_cmd = self.bounds.clamp(self.action[WBC_SLICE])[0]
+        self.lower_targets = robot.body.default[:LOWER_BODY].copy()
+        self._ramp: tuple[float, np.ndarray, np.ndarray, float, float] | None = None  # t0, q_from, hands_from, dur, gain_dur
+        self._last_body_tick: float | None = None
+        self._last_hand_tick: float | None = None
+        self._next_wbc = -math.inf
+        self._starved_since: float | None = None
+        self.wbc_unsupported = tuple(wbc.unsupported)
+
+    # ---- inputs ------------------------------------------------------------------------------
+    def on_lowstate(self, now: float, q: np.ndarray, dq: np.ndarray, quat_wxyz: np.ndarray, gyro: np.ndarray,
+                    mode_machine: int, crc_ok: bool = True) -> None:
+        if not crc_ok:
+            self.counters.lowstate_crc_errors += 1
+            return
+        if mode_machine not in self.cfg["mode_machine_allow"]:
+            self.counters.mode_machine_rejections += 1
+            self.last_error = f"mode_machine {mode_machine} not in allow-list {self.cfg['mode_machine_allow']}"
+            if self.state not in (State.IDLE, State.STOPPED, State.ESTOP):
+                self._stop(now, self.last_error)
+            return
+        m = self.measured
+        m.stamp, m.q, m.dq, m.quat, m.gyro, m.mode_machine = now, np.asarray(q[:BODY], float), np.asarray(dq[:BODY], float), \
+            np.asarray(quat_wxyz, float), np.asarray(gyro, float), int(mode_machine)
+
+    def on_hand_state(self, q14: np.ndarray) -> None:
+        self.measured.hands_q = np.asarray(q14, float)
+
+    def on_heartbeat(self, now: float, ok: bool) -> None:
+        self.heartbeat_stamp = now
+        self.heartbeat_ok = bool(ok)
+        if not ok:
+            self.estop(now, "e-stop heartbeat reported False")
+
+    def on_chunk(self, now: float, *, chunk_id: int, t0: float, dt: float, horizon: int, dim: int,
+                 names: Sequence[str], data: Sequence[float] | np.ndarray, prefix_len: int) -> bool:
+        """Validate and queue a chunk (S4). Returns whether it was accepted."""
+        self.counters.chunks_received += 1
+        try:
+            chunk = validate_chunk(chunk_id=chunk_id, t0=t0, dt=dt, horizon=horizon, dim=dim, names=names, data=data,
+                                   prefix_len=prefix_len, expected_names=self.names, previous=self.last_valid_chunk,
+                                   max_dt=self.cfg["chunk_max_dt"])
+        except ChunkRejected as e:
+            c = self.counters
+            c.chunks_rejected += 1
+            c.rejected_in_a_row += 1
+            self.last_error = str(e)
+            if self.state in (State.ACTIVE, State.HOLDING):
+                self.executor.clear()  # S4: reject and hold the last target
+                self._enter_holding()
+                if c.rejected_in_a_row >= self.cfg["reject_stop_count"]:
+                    self._stop(now, f"{c.rejected_in_a_row} rejected chunks in a row: {e}")
+            return False
+        self.counters.rejected_in_a_row = 0
+        self.last_valid_chunk = chunk
+        self.executor.push(chunk)
+        return True
+
+    def other_writer_detected(self, now: float, who: str) -> None:
+        """S1: another process publishes rt/lowcmd."""
+        self._stop(now, f"another rt/lowcmd writer appeared: {who}")
+
+    # ---- operator commands ----------------------------------------------------------------------
+    def enable(self, now: float) -> tuple[bool, str]:
+        if self.state in (State.STOPPED, State.ESTOP):
+            return False, f"latched in {self.state.name} ({self.stop_reason}); call reset first"
+        if self.state != State.IDLE:
+            return True, f"already {self.state.name}"
+        self.enable_requested = True
+        ok, why = self._can_command(now)
+        return (True, "enabling: ramp starts now") if ok else (True, f"enable requested; waiting: {why}")
+
+    def estop(self, now: float, reason: str = "e-stop service") -> None:
+        if self.state != State.ESTOP:
+            self.counters.stops += 1
+        self.state = State.ESTOP
+        self.stop_reason = reason
+        self._ramp = None
+        self.executor.clear()
+
+    def reset(self, now: float) -> tuple[bool, str]:
+        """Leave a latched stop: re-stiffen (gain ramp ≥ restiffen_s) from the measured pose."""
+        if self.state not in (State.STOPPED, State.ESTOP):
+            return False, f"nothing to reset in state {self.state.name}"
+        ok, why = self._can_command(now)
+        if not ok:
+            return False, f"cannot reset: {why}"
+        self.counters.rejected_in_a_row = 0
+        self.last_valid_chunk = None
+        self.stop_reason = ""
+        self._start_ramp(now, gain_ramp=True)
+        return True, "re-stiffening"
+
+    # ---- the control tick -------------------------------------------------------------------
+    def tick(self, now: float) -> Output:
+        self._watchdogs(now)
+        if self.measured.mode_machine is None:
+            return Output(body=None, hands=None)
+        hands_due = self._last_hand_tick is None or now - self._last_hand_tick >= 1.0 / self.cfg["hand_rate_hz"] - 1e-6
+
+        if self.state == State.IDLE and self.enable_requested and self._can_command(now)[0]:
+            self._start_ramp(now, gain_ramp=False)
+        if self.state in (State.IDLE, State.STOPPED, State.ESTOP):
+            return self._damping(now, hands_due)
+
+        gain = 1.0
+        if self.state == State.RAMPING:
+            gain = self._ramp_step(now)
+        elif self.state in (State.ACTIVE, State.HOLDING):
+            self._execute(now)
+            if self.state == State.STOPPED:  # S3 decided this tick: damp now, not one tick later
+                return self._damping(now, hands_due)
+
+        if now >= self._next_wbc:
+            self._next_wbc = now + 1.0 / self.cfg["wbc_rate_hz"]
+            self.wbc_cmd, n = self.bounds.clamp(self.action[WBC_SLICE])
+            self.counters.locomotion_clamps += n
+            if self.state != State.RAMPING:
+                self.lower_targets = self.wbc.step(self.wbc_cmd, self._robot_state())
+
+        q_body = np.empty(BODY)
+        q_body[:LOWER_BODY] = self.lower_targets
+        q_body[LOWER_BODY:] = self.robot.body.default[LOWER_BODY:]
+        q_body[ARM_MOTORS] = self.action[ARMS]
+        if self.state == State.RAMPING:
+            q_body = self._ramp_pose(now)
+        dt_body = now - self._last_body_tick if self._last_body_tick is not None else 0.0
+        q_body = self.body_guard.apply(q_body, dt_body)
+        self._last_body_tick = now
+
+        body = MotorTargets()
+        body.q[:BODY] = q_body
+        body.kp[:BODY] = self.kp_body * gain
+        # During a re-stiffen ramp kd blends from the damping gain, so damping is never lost.
+        body.kd[:BODY] = self.kd_body * gain + self.cfg["damping_kd"] * (1.0 - gain)
+        body.enabled[:BODY] = True
+
+        hands = None
+        if hands_due:
+            dt_hand = now - self._last_hand_tick if self._last_hand_tick is not None else 0.0
+            q_hand = self._ramp_hands(now) if self.state == State.RAMPING else self.action[HANDS]
+            hands = HandTargets(self.hand_guard.apply(q_hand, dt_hand), self.kp_hand * gain, self.kd_hand * gain)
+            self._last_hand_tick = now
+        return Output(body=body, hands=hands)
+
+    # ---- internals --------------------------------------------------------------------------------
+    def _can_command(self, now: float) -> tuple[bool, str]:
+        if self.measured.mode_machine is None:
+            return False, "no LowState received yet"
+        if now - self.measured.stamp > self.cfg["state_stop_s"]:
+            return False, "LowState is stale"
+        heartbeat_fresh = self.heartbeat_ok and now - self.heartbeat_stamp <= self.cfg["heartbeat_timeout_s"]
+        if self.cfg["require_heartbeat"] and not heartbeat_fresh:
+            return False, "no e-stop heartbeat"
+        return True, ""
+
+    def _watchdogs(self, now: float) -> None:
+        if self.state in (State.STOPPED, State.ESTOP, State.IDLE):
+            return
+        age = now - self.measured.stamp
+        if age > self.cfg["state_stop_s"]:
+            self._stop(now, f"LowState stale for {age * 1e3:.0f} ms (S2)")
+            return
+        if age > self.cfg["state_warn_s"]:
+            self.counters.lowstate_warnings += 1
+        if self.cfg["require_heartbeat"] and now - self.heartbeat_stamp > self.cfg["heartbeat_timeout_s"]:
+            self.estop(now, f"e-stop heartbeat older than {self.cfg['heartbeat_timeout_s']} s (S9)")
+
+    def _stop(self, now: float, reason: str) -> None:
+        if self.state in (State.STOPPED, State.ESTOP):
+            return
+        self.counters.stops += 1
+        self.state = State.STOPPED
+        self.stop_reason = reason
+        self.last_error = reason
+        self._ramp = None
+        self.executor.clear()
+
+    def _enter_holding(self) -> None:
+        if self.state != State.HOLDING:
+            self.counters.holds += 1
+            self.state = State.HOLDING
+
+    def _damping(self, now: float, hands_due: bool) -> Output:
+        body = MotorTargets()
+        body.q[:BODY] = np.clip(np.nan_to_num(self.measured.q), self.body_guard.lower, self.body_guard.upper)  # kp is 0
+        body.kd[:BODY] = self.cfg["damping_kd"]
+        body.enabled[:BODY] = True
+        hands_q = self.measured.hands_q if self.measured.hands_q is not None else self.robot.hands.default
+        hands = HandTargets(np.clip(np.nan_to_num(hands_q), self.hand_guard.lower, self.hand_guard.upper),
+                            np.zeros(14), np.zeros(14)) if hands_due else None
+        if hands_due:
+            self._last_hand_tick = now
+        self._last_body_tick = None  # the next commanded frame starts from the measured pose
+        return Output(body=body, hands=hands, damping=True)
+
+    def _start_ramp(self, now: float, gain_ramp: bool) -> None:
+        self.state = State.RAMPING
+        q_from = self.measured.q.copy()
+        h_from = self.measured.hands_q.copy() if self.measured.hands_q is not None else self.robot.hands.default.copy()
+        self.body_guard.reset(q_from)
+        self.hand_guard.reset(h_from)
+        self._last_body_tick = self._last_hand_tick = None
+        self.action = self.default_action.copy()
+        self.lower_targets = self.robot.body.default[:LOWER_BODY].copy()
+        self.executor.clear()
+        self._starved_since = None
+        self._ramp = (now, self.body_guard.previous.copy(), self.hand_guard.previous.copy(), self.cfg["ramp_s"],
+                      self.cfg["restiffen_s"] if gain_ramp else 0.0)
+        self.wbc.reset(self._robot_state())
+
+    def _ramp_alpha(self, now: float) -> float:
+        assert self._ramp is not None
+        t0, _, _, dur, _ = self._ramp
+        return min(max((now - t0) / dur, 0.0), 1.0)
+
+    def _ramp_step(self, now: float) -> float:
+        assert self._ramp is not None
+        t0, _, _, dur, gain_dur = self._ramp
+        gain = 1.0 if gain_dur <= 0 else min(max((now - t0) / gain_dur, 0.0), 1.0)
+        if now - t0 >= dur and gain >= 1.0:
+            self.state = State.ACTIVE
+            self._ramp = None
+            self._starved_since = None
+        return gain
+
+    def _ramp_pose(self, now: float) -> np.ndarray:
+        a = self._ramp_alpha(now)
+        return (1 - a) * self._ramp[1] + a * self.robot.body.default
+
+    def _ramp_hands(self, now: float) -> np.ndarray:
+        a = self._ramp_alpha(now)
+        return (1 - a) * self._ramp[2] + a * self.robot.hands.default
+
+    def _execute(self, now: float) -> None:
+        a = self.executor.sample(now)
+        if a is not None:
+            self.action = a
+            self._starved_since = None
+            if self.state == State.HOLDING:
+                self.state = State.ACTIVE
+            return
+        if self.last_valid_chunk is None and self.state == State.ACTIVE:
+            return  # no chunk yet since activation: hold the default pose, not stale
+        if self._starved_since is None:
+            self._starved_since = now
+        starved = now - self._starved_since
+        if starved >= self.cfg["stop_after_s"]:
+            self._stop(now, f"no due chunk step for {starved * 1e3:.0f} ms (S3)")
+        elif starved >= self.cfg["hold_after_s"]:
+            self._enter_holding()
+
+    def _robot_state(self) -> RobotState:
+        m = self.measured
+        return RobotState(q=m.q, dq=m.dq, quat_wxyz=m.quat, gyro=m.gyro)
+
+    # ---- reporting ------------------------------------------------------------------------------
+    def status(self) -> dict[str, Any]:
+        c = self.counters
+        return {
+            "state": int(self.state), "state_name": self.state.name, "last_error": self.last_error,
+            "stop_reason": self.stop_reason, "mode_machine": self.measured.mode_machine or 0,
+            "chunks_received": c.chunks_received, "chunks_rejected": c.chunks_rejected, "holds": c.holds,
+            "stops": c.stops, "lowstate_crc_errors": c.lowstate_crc_errors,
+            "position_clamps": self.body_guard.position_clamps + self.hand_guard.position_clamps,
+            "velocity_clamps": self.body_guard.velocity_clamps + self.hand_guard.velocity_clamps,
+        }
+

@@ -1,0 +1,88 @@
+"""The G1's DDS interface over Cyclone DDS, with unitree_sdk2py's unitree_hg message types.
+
+Topic names, types and QoS are those the robot and unitree_sdk2py's ChannelFactory use
+(`rt/lowcmd`, `rt/lowstate`, `rt/dex3/{left,right}/{cmd,state}`; default DDS QoS), so this
+endpoint interoperates with the real robot, with the SDK's own programs and with psi0_sim.
+
+Why not the SDK's ChannelFactory itself: it is a process-wide singleton (one domain per process)
+and writes a trace file to a fixed /tmp path. This module creates its own Domain + participant
+per instance (same XML configuration, without tracing), so a bridge and a simulator, or several
+test endpoints, can live in one process on different domains.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from cyclonedds.builtin import BuiltinDataReader, BuiltinTopicDcpsPublication
+from cyclonedds.core import Listener
+from cyclonedds.domain import Domain, DomainParticipant
+from cyclonedds.internal import InvalidSample
+from cyclonedds.pub import DataWriter
+from cyclonedds.sub import DataReader
+from cyclonedds.topic import Topic
+
+_CONFIG = """<?xml version="1.0" encoding="UTF-8" ?>
+<CycloneDDS><Domain Id="any"><General><Interfaces>
+  <NetworkInterface name="{iface}" priority="default" multicast="default"/>
+</Interfaces></General></Domain></CycloneDDS>"""
+
+_domains: dict[int, tuple[Domain, str]] = {}
+_domains_lock = threading.Lock()
+
+
+def participant(domain_id: int, interface: str) -> DomainParticipant:
+    """A participant on `domain_id` bound to `interface` (e.g. lo, eth0)."""
+    with _domains_lock:
+        existing = _domains.get(domain_id)
+        if existing is None:
+            _domains[domain_id] = (Domain(domain_id, _CONFIG.format(iface=interface)), interface)
+        elif existing[1] != interface:
+            raise ValueError(f"DDS domain {domain_id} already bound to {existing[1]}, not {interface}")
+    return DomainParticipant(domain_id)
+
+
+class Endpoint:
+    """Writers and readers on one participant. Handlers run on Cyclone's listener thread."""
+
+    def __init__(self, domain_id: int, interface: str) -> None:
+        self.participant = participant(domain_id, interface)
+        self._topics: dict[str, Topic] = {}
+        self._keep: list[Any] = []
+
+    def topic(self, name: str, msg_type: type) -> Topic:
+        if name not in self._topics:
+            self._topics[name] = Topic(self.participant, name, msg_type)
+        return self._topics[name]
+
+    def writer(self, name: str, msg_type: type) -> DataWriter:
+        w = DataWriter(self.participant, self.topic(name, msg_type))
+        self._keep.append(w)
+        return w
+
+    def reader(self, name: str, msg_type: type, handler: Callable[[Any], None]) -> DataReader:
+        def on_data(reader: DataReader) -> None:
+            for sample in reader.take(16):
+                if not isinstance(sample, InvalidSample):
+                    handler(sample)
+
+        r = DataReader(self.participant, self.topic(name, msg_type), listener=Listener(on_data_available=on_data))
+        self._keep.append(r)
+        return r
+
+    def other_writers(self, topic_name: str, own: DataWriter | None = None) -> list[str]:
+        """GUIDs of writers on `topic_name` other than `own` known to this participant (S1)."""
+        reader = BuiltinDataReader(self.participant, BuiltinTopicDcpsPublication)
+        try:
+            samples = reader.read(256)
+        finally:
+            del reader
+        own_guid = own.guid if own is not None else None
+        return [str(s.key) for s in samples
+                if not isinstance(s, InvalidSample) and s.topic_name == topic_name and s.key != own_guid]
+
+    def close(self) -> None:
+        self._keep.clear()
+        self._topics.clear()
