@@ -51,7 +51,7 @@ class Driver:
         return out
 
     def run_for(self, seconds: float) -> Output:
-        return self.step(int(round(seconds / TICK)))
+        return self.step(round(seconds / TICK))
 
     def activate(self) -> None:
         """Enable and finish the start-up ramp."""

@@ -19,7 +19,7 @@ def _args(**kw):
     ("change", "message"),
     [
         (dict(dim=35), "dim 35"),
-        (dict(names=NAMES[:-1] + ["x"]), "column names"),
+        (dict(names=[*NAMES[:-1], "x"]), "column names"),
         (dict(data=np.zeros(10)), "expected horizon"),
         (dict(data=np.r_[np.zeros(143), np.nan]), "non-finite value at step 3"),
         (dict(data=np.r_[np.inf, np.zeros(143)]), "non-finite"),

@@ -100,7 +100,7 @@ def test_fuzz_10k_random_chunks_without_a_crash():
     d.run_for(2.1)
     names = action_names()
     accepted = 0
-    for i in range(10_000):
+    for _i in range(10_000):
         h = int(rng.integers(1, 40))
         a = default_action() + rng.normal(0, 0.5, (h, 36))
         if rng.random() < 0.05:

@@ -253,8 +253,11 @@ class BridgeNode(Node):
         msg.chunk_age_ms = float(min(now - chunk.t0, 1e6) * 1e3) if chunk else -1.0
         self.pub_status.publish(msg)
         if self.core.state != self._last_state:
-            log = self.get_logger().error if self.core.state in (State.STOPPED, State.ESTOP) else self.get_logger().info
-            log(f"state {self._last_state.name} -> {self.core.state.name} {st['stop_reason']}")
+            text = f"state {self._last_state.name} -> {self.core.state.name} {st['stop_reason']}"
+            if self.core.state in (State.STOPPED, State.ESTOP):
+                self.get_logger().error(text)
+            else:
+                self.get_logger().info(text)
             self._last_state = self.core.state
         self._publish_diagnostics(st)
 

@@ -26,7 +26,6 @@ from unitree_sdk2py.idl.unitree_hg.msg.dds_ import (
     LowState_,
     MotorCmd_,
     MotorState_,
-    PressSensorState_,
 )
 
 from psi0_bridge.crc import crc32_bytes
@@ -132,7 +131,9 @@ def lowstate_frame(msg: LowState_) -> np.ndarray:
     m = f["motor"]
     for name in ("mode", "q", "dq", "ddq", "tau_est", "temperature", "vol", "sensor", "motorstate", "reserve"):
         m[name] = [getattr(x, name) for x in msg.motor_state]
-    f["wireless_remote"], f["reserve"], f["crc"] = msg.wireless_remote, msg.reserve, msg.crc
+    remote = msg.wireless_remote  # uint8 arrays arrive as bytes after a DDS round trip
+    f["wireless_remote"] = np.frombuffer(remote, np.uint8) if isinstance(remote, (bytes, bytearray)) else remote
+    f["reserve"], f["crc"] = msg.reserve, msg.crc
     return f
 
 
@@ -198,6 +199,5 @@ def hand_state(q: np.ndarray, dq: np.ndarray, tau: np.ndarray) -> HandState_:
     ]
     imu = IMUState_(quaternion=[1.0, 0.0, 0.0, 0.0], gyroscope=[0.0] * 3, accelerometer=[0.0] * 3, rpy=[0.0] * 3,
                     temperature=0)
-    return HandState_(motor_state=motors, press_sensor_state=[PressSensorState_(pressure=[0.0] * 12,
-                      temperature=[0.0] * 12)] * 0, imu_state=imu, power_v=0.0, power_a=0.0, system_v=0.0,
-                      device_v=0.0, error=[0, 0], reserve=[0, 0])
+    return HandState_(motor_state=motors, press_sensor_state=[], imu_state=imu, power_v=0.0, power_a=0.0,
+                      system_v=0.0, device_v=0.0, error=[0, 0], reserve=[0, 0])

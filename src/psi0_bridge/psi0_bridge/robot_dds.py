@@ -12,12 +12,13 @@ test endpoints, can live in one process on different domains.
 
 from __future__ import annotations
 
+import sys
 import threading
 from collections.abc import Callable
 from typing import Any
 
 from cyclonedds.builtin import BuiltinDataReader, BuiltinTopicDcpsPublication
-from cyclonedds.core import Listener
+from cyclonedds.core import InstanceState, Listener
 from cyclonedds.domain import Domain, DomainParticipant
 from cyclonedds.internal import InvalidSample
 from cyclonedds.pub import DataWriter
@@ -51,6 +52,7 @@ class Endpoint:
         self.participant = participant(domain_id, interface)
         self._topics: dict[str, Topic] = {}
         self._keep: list[Any] = []
+        self.handler_errors = 0
 
     def topic(self, name: str, msg_type: type) -> Topic:
         if name not in self._topics:
@@ -65,8 +67,14 @@ class Endpoint:
     def reader(self, name: str, msg_type: type, handler: Callable[[Any], None]) -> DataReader:
         def on_data(reader: DataReader) -> None:
             for sample in reader.take(16):
-                if not isinstance(sample, InvalidSample):
+                if isinstance(sample, InvalidSample):
+                    continue
+                try:
                     handler(sample)
+                except Exception as e:
+                    self.handler_errors += 1
+                    if self.handler_errors == 1 or self.handler_errors % 1000 == 0:
+                        print(f"[robot_dds] {name}: handler failed ({self.handler_errors}x): {e!r}", file=sys.stderr)
 
         r = DataReader(self.participant, self.topic(name, msg_type), listener=Listener(on_data_available=on_data))
         self._keep.append(r)
@@ -81,7 +89,8 @@ class Endpoint:
             del reader
         own_guid = own.guid if own is not None else None
         return [str(s.key) for s in samples
-                if not isinstance(s, InvalidSample) and s.topic_name == topic_name and s.key != own_guid]
+                if not isinstance(s, InvalidSample) and s.topic_name == topic_name and s.key != own_guid
+                and s.sample_info.instance_state == InstanceState.Alive]
 
     def close(self) -> None:
         self._keep.clear()

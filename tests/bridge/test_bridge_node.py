@@ -1,0 +1,261 @@
+"""Node/graph layer: the bridge as its own process, a test-side G1 on real Cyclone DDS
+(unitree_hg LowState publisher / LowCmd subscriber), and a ROS test node over Fast DDS.
+
+Times are measured where the robot would see them: the arrival of LowCmd frames at the fake robot.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import threading
+import time
+
+import numpy as np
+import pytest
+from rclpy.executors import SingleThreadedExecutor
+from rclpy.node import Node
+from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
+from std_msgs.msg import Bool
+from std_srvs.srv import Trigger
+
+from psi0.launcher import find_executable
+from psi0.robot import action_names, load_g1
+from psi0_msgs.msg import ActionChunk, BridgeStatus
+from tests.bridge.helpers import hold_chunk
+from tests.conftest import spin_until
+from tests.support.fake_robot import FakeRobot
+
+pytestmark = [pytest.mark.ros, pytest.mark.timeout(120)]
+G1 = load_g1()
+BRIDGE = str(find_executable("psi0_bridge", "bridge_node"))
+R_ELBOW = G1.body.index("right_elbow_joint")
+_robot_domains = itertools.cycle(range(150 + os.getpid() % 5 * 10, 230))
+
+
+class RosSide:
+    """ROS side of a bridge test: heartbeat, chunks, services, status."""
+
+    def __init__(self, ctx) -> None:
+        self.node = Node("bridge_tester", context=ctx)
+        self.ex = SingleThreadedExecutor(context=ctx)
+        self.ex.add_node(self.node)
+        q1 = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE)
+        self.hb = self.node.create_publisher(Bool, "estop", q1)
+        self.chunks = self.node.create_publisher(ActionChunk, "action_chunk", q1)
+        latched = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
+        self.status: BridgeStatus | None = None
+        self.node.create_subscription(BridgeStatus, "bridge/status", self._on_status, latched)
+        self.heartbeat_on = True
+        self._closing = threading.Event()
+        self._hb_thread = threading.Thread(target=self._heartbeat, daemon=True)  # beats even while the test waits
+        self._hb_thread.start()
+        self.clients = {n: self.node.create_client(Trigger, f"bridge/{n}") for n in ("estop", "reset", "enable")}
+        self.chunk_id = 0
+
+    def _heartbeat(self) -> None:
+        while not self._closing.wait(0.05):
+            if self.heartbeat_on:
+                self.hb.publish(Bool(data=True))
+
+    def _on_status(self, msg: BridgeStatus) -> None:
+        self.status = msg
+
+    def spin(self, seconds: float) -> None:
+        spin_until(self.ex, lambda: False, seconds)
+
+    def wait(self, pred, timeout: float) -> bool:
+        return spin_until(self.ex, pred, timeout)
+
+    def state(self) -> str:
+        return self.status.state_name if self.status else "?"
+
+    def call(self, name: str) -> Trigger.Response:
+        c = self.clients[name]
+        assert self.wait(c.service_is_ready, 10), f"service bridge/{name} not available"
+        fut = c.call_async(Trigger.Request())
+        assert self.wait(fut.done, 5)
+        return fut.result()
+
+    def send_chunk(self, actions: np.ndarray, t0: float | None = None, dt: float = 1 / 30, prefix: int = 0) -> None:
+        self.chunk_id += 1
+        m = ActionChunk()
+        now = self.node.get_clock().now().nanoseconds * 1e-9 if t0 is None else t0
+        m.header.stamp.sec, m.header.stamp.nanosec = int(now), int((now % 1) * 1e9)
+        m.chunk_id, m.dt, m.horizon, m.dim = self.chunk_id, dt, actions.shape[0], actions.shape[1]
+        m.names, m.data, m.prefix_len = action_names(), actions.astype(np.float32).ravel().tolist(), prefix
+        self.chunks.publish(m)
+
+    def close(self) -> None:
+        self._closing.set()
+        self._hb_thread.join(timeout=1)
+        self.ex.shutdown()
+        self.node.destroy_node()
+
+
+@pytest.fixture
+def rig(rclpy_context, spawn):
+    """Fake robot + ROS tester + a bridge process factory."""
+    robot_domain = next(_robot_domains)
+    made = {}
+
+    def start(robot: bool = True, **params):
+        if robot:
+            made["robot"] = FakeRobot(robot_domain)
+        args = [BRIDGE, "--ros-args", "-p", f"robot_domain:={robot_domain}"]
+        for k, v in params.items():
+            args += ["-p", f"{k}:={str(v).lower() if isinstance(v, bool) else v}"]
+        made["proc"] = spawn(args, name="bridge")
+        made["tester"] = RosSide(rclpy_context)
+        return made.get("robot"), made["tester"], made["proc"]
+
+    made["domain"] = robot_domain
+    yield start, made
+    if "tester" in made:
+        made["tester"].close()
+    if "robot" in made:
+        made["robot"].close()
+
+
+def _activate(robot, tester, proc):
+    assert tester.wait(lambda: tester.status is not None and tester.state() == "IDLE", 20), proc.output()
+    assert tester.call("enable").success
+    assert tester.wait(lambda: tester.state() == "ACTIVE", 10), (tester.state(), proc.output())
+
+
+def test_startup_ramp_chunk_execution_stale_stream_hold_then_damping(rig):
+    start, _ = rig
+    robot, tester, proc = start()
+    q0 = robot.q.copy()
+    q0[15:29] = 0.3
+    robot.q = q0
+    assert tester.wait(lambda: tester.status is not None, 20), proc.output()
+    assert tester.state() == "IDLE"
+    idle = robot.wait_for(lambda f: True, 5)
+    assert idle is not None and idle.damping and idle.mode_machine == 5 and idle.mode_pr == 0 and idle.crc_ok
+
+    # S7: enable → ramp from the measured pose, at least 2 s
+    t_enable = time.monotonic()
+    assert tester.call("enable").success
+    first = robot.wait_for(lambda f: not f.damping, 5, since=t_enable)
+    assert first is not None and np.allclose(first.q[15:29], 0.3, atol=0.05)
+    assert list(first.mode[:29]) == [1] * 29 and list(first.mode[29:]) == [0] * 6
+    assert tester.wait(lambda: tester.state() == "ACTIVE", 10)
+    t_active = time.monotonic()
+    r_sp = G1.body.index("right_shoulder_pitch_joint")  # default 0.0, started at 0.3
+    reached = robot.wait_for(lambda f: abs(f.q[r_sp] - G1.body.default[r_sp]) < 1e-3, 1, since=first.t)
+    assert reached is not None and reached.t - first.t >= 1.95
+
+    # chunks execute: a 1 s chunk moving the right elbow
+    a = hold_chunk()
+    a[:, action_names().index("right_elbow_joint")] = np.linspace(0.3, 1.0, 30)
+    tester.send_chunk(a)
+    t_sent = time.monotonic()
+    moved = robot.wait_for(lambda f: f.q[R_ELBOW] > 0.9, 3, since=t_sent)
+    tester.spin(0.2)
+    assert moved is not None, (tester.status, proc.output()[-2000:])
+    # S3: no more chunks → HOLDING, then damping within 0.5 s after the last step ran out
+    assert tester.wait(lambda: tester.state() == "HOLDING", 3)
+    stop = robot.wait_for(lambda f: f.damping, 3, since=t_sent)
+    assert stop is not None
+    assert stop.t - t_sent <= 1.0 + 0.5 + 0.05  # chunk span + stop_after + transport slack
+    assert tester.wait(lambda: tester.state() == "STOPPED", 2)
+    assert "S3" in tester.status.stop_reason
+    assert t_active > t_enable
+    assert all(f.crc_ok for f in robot.frames_since(0))
+
+
+def test_estop_service_damps_within_20ms_latches_and_resets(rig):
+    start, _ = rig
+    robot, tester, proc = start()
+    _activate(robot, tester, proc)
+    tester.send_chunk(hold_chunk(h=300))  # 10 s of chunk
+    tester.spin(0.3)
+    c = tester.clients["estop"]
+    fut = c.call_async(Trigger.Request())
+    t_req = time.monotonic()
+    first = robot.wait_for(lambda f: f.damping, 2, since=t_req)
+    assert tester.wait(fut.done, 5) and fut.result().success
+    assert first is not None and first.t - t_req <= 0.020, f"first damping frame after {1e3 * (first.t - t_req):.1f} ms"
+    tester.spin(0.3)
+    assert tester.state() == "ESTOP"
+    assert not tester.call("enable").success  # latched
+    assert all(f.damping for f in robot.frames_since(first.t))
+    t_reset = time.monotonic()
+    assert tester.call("reset").success
+    assert tester.wait(lambda: tester.state() == "ACTIVE", 5)
+    full = robot.wait_for(lambda f: f.kp[3] >= 330.0 - 1e-3, 3, since=t_reset)
+    assert full is not None and full.t - t_reset >= 0.95  # S9: re-stiffen over ≥ 1 s
+
+
+def test_heartbeat_loss_and_lowstate_loss(rig):
+    start, _ = rig
+    robot, tester, proc = start()
+    _activate(robot, tester, proc)
+    # S9 heartbeat timeout 0.5 s
+    tester.heartbeat_on = False
+    tester.spin(0.02)
+    t_lost = time.monotonic()
+    stop = robot.wait_for(lambda f: f.damping, 2, since=t_lost)
+    assert stop is not None and stop.t - t_lost <= 0.5 + 0.1
+    assert tester.wait(lambda: tester.state() == "ESTOP", 2)
+    tester.heartbeat_on = True
+    tester.spin(0.2)
+    assert tester.call("reset").success
+    assert tester.wait(lambda: tester.state() == "ACTIVE", 5)
+    # S2: LowState stops → damping within 100 ms
+    robot.publishing = False
+    time.sleep(0.01)
+    t_last = robot.last_state_sent
+    stop = robot.wait_for(lambda f: f.damping, 2, since=t_last)
+    assert stop is not None and stop.t - t_last <= 0.100 + 0.010, f"{1e3 * (stop.t - t_last):.1f} ms"
+    assert tester.wait(lambda: tester.state() == "STOPPED", 2) and "LowState" in tester.status.stop_reason
+
+
+def test_malformed_chunks_rejected_then_stop(rig):
+    start, _ = rig
+    robot, tester, proc = start()
+    _activate(robot, tester, proc)
+    bad = hold_chunk()
+    bad[4, 2] = np.nan
+    tester.send_chunk(bad)
+    assert tester.wait(lambda: tester.status.chunks_rejected == 1 and tester.state() == "HOLDING", 3)
+    tester.send_chunk(bad)
+    tester.spin(0.1)
+    tester.send_chunk(bad[:, :30].copy())  # wrong width
+    assert tester.wait(lambda: tester.state() == "STOPPED", 3), tester.status
+    assert tester.status.chunks_rejected == 3
+
+
+def test_bad_crc_lowstate_is_dropped_counted_and_never_enables(rig):
+    start, _ = rig
+    robot, tester, proc = start(auto_enable=True)
+    robot.corrupt_crc = True
+    assert tester.wait(lambda: tester.status is not None and tester.status.lowstate_crc_errors > 100, 20), proc.output()
+    assert tester.state() == "IDLE" and not robot.frames_since(0)
+
+
+def test_wrong_mode_machine_is_refused(rig):
+    start, _ = rig
+    robot, tester, proc = start(auto_enable=True)
+    robot.mode_machine = 9
+    tester.spin(1.5)
+    assert tester.state() == "IDLE" and "mode_machine 9" in tester.status.last_error
+    assert not any(not f.damping for f in robot.frames_since(0))
+
+
+def test_second_writer_refuses_start_and_is_detected_later(rig, spawn):
+    start, made = rig
+    robot, tester, proc = start(auto_enable=True)
+    assert tester.wait(lambda: tester.status is not None and tester.state() == "ACTIVE", 20), proc.output()
+    # a second bridge on the same robot must refuse to start (S1)
+    second = spawn([BRIDGE, "--ros-args", "-r", "__ns:=/other", "-p", f"robot_domain:={made['domain']}"],
+                   name="bridge2")
+    assert second.wait(timeout=30) == 2
+    assert "refusing to start (S1)" in second.output()
+    # a writer appearing later stops the running bridge
+    from unitree_sdk2py.idl.unitree_hg.msg.dds_ import LowCmd_
+
+    intruder = robot.ep.writer("rt/lowcmd", LowCmd_)
+    assert tester.wait(lambda: tester.state() == "STOPPED", 5) and "writer" in tester.status.stop_reason
+    del intruder

@@ -1,0 +1,113 @@
+"""A test-side G1 on real DDS: publishes LowState (+ Dex3 HandState) at 500 Hz with unitree_hg
+types, records every LowCmd / HandCmd it receives with its arrival time (monotonic clock).
+
+It "tracks" commanded positions perfectly (q := commanded q when kp > 0), which is what the
+bridge tests need: the bridge's behaviour, not physics (psi0_sim adds physics)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+from unitree_sdk2py.idl.unitree_hg.msg.dds_ import HandCmd_, HandState_, LowCmd_, LowState_
+
+from psi0.robot import load_g1
+from psi0_bridge.lowlevel import crc_ok, hand_state, lowcmd_frame, lowstate_message, pack_lowstate
+from psi0_bridge.robot_dds import Endpoint
+
+
+@dataclass
+class Received:
+    t: float
+    q: np.ndarray
+    kp: np.ndarray
+    kd: np.ndarray
+    mode: np.ndarray
+    mode_machine: int
+    mode_pr: int
+    crc_ok: bool
+
+    @property
+    def damping(self) -> bool:
+        return bool(np.all(self.kp[:29] == 0) and np.all(self.kd[:29] > 0))
+
+
+@dataclass
+class FakeRobot:
+    domain: int
+    mode_machine: int = 5
+    rate_hz: float = 500.0
+    corrupt_crc: bool = False
+    q: np.ndarray = field(default_factory=lambda: load_g1().body.default.copy())
+    frames: list[Received] = field(default_factory=list)
+    hand_frames: list[tuple[float, str, np.ndarray]] = field(default_factory=list)
+    publishing: bool = True
+    last_state_sent: float = 0.0
+
+    def __post_init__(self) -> None:
+        self.ep = Endpoint(self.domain, "lo")
+        self.pub = self.ep.writer("rt/lowstate", LowState_)
+        self.hand_pubs = {s: self.ep.writer(f"rt/dex3/{s}/state", HandState_) for s in ("left", "right")}
+        self.ep.reader("rt/lowcmd", LowCmd_, self._on_cmd)
+        for s in ("left", "right"):
+            self.ep.reader(f"rt/dex3/{s}/cmd", HandCmd_, lambda m, s=s: self._on_hand(s, m))
+        self.lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _on_cmd(self, msg: LowCmd_) -> None:
+        t = time.monotonic()
+        f = lowcmd_frame(msg)
+        m = f["motor"]
+        r = Received(t, m["q"].astype(float), m["kp"].astype(float), m["kd"].astype(float), m["mode"].copy(),
+                     int(f["mode_machine"]), int(f["mode_pr"]), crc_ok(f))
+        with self.lock:
+            self.frames.append(r)
+            if r.crc_ok and np.all(r.kp[:29] > 0):
+                self.q = r.q[:29].copy()
+
+    def _on_hand(self, side: str, msg: HandCmd_) -> None:
+        with self.lock:
+            self.hand_frames.append((time.monotonic(), side, np.array([c.q for c in msg.motor_cmd])))
+
+    def _run(self) -> None:
+        period = 1.0 / self.rate_hz
+        tick = 0
+        nxt = time.monotonic()
+        while not self._stop.is_set():
+            nxt += period
+            if self.publishing:
+                with self.lock:
+                    q = self.q.copy()
+                f = pack_lowstate(q, np.zeros(29), np.zeros(29), np.array([1.0, 0, 0, 0]), np.zeros(3),
+                                  np.array([0, 0, 9.81]), np.zeros(3), self.mode_machine, tick)
+                if self.corrupt_crc:
+                    f["crc"] ^= 0xDEADBEEF
+                self.pub.write(lowstate_message(f))
+                if tick % 5 == 0:
+                    for s, p in self.hand_pubs.items():
+                        p.write(hand_state(np.zeros(7), np.zeros(7), np.zeros(7)))
+                self.last_state_sent = time.monotonic()
+                tick += 1
+            time.sleep(max(0.0, nxt - time.monotonic()))
+
+    def frames_since(self, t: float) -> list[Received]:
+        with self.lock:
+            return [f for f in self.frames if f.t >= t]
+
+    def wait_for(self, pred, timeout: float, since: float = 0.0) -> Received | None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for f in self.frames_since(since):
+                if pred(f):
+                    return f
+            time.sleep(0.005)
+        return None
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=1)
+        self.ep.close()
