@@ -237,7 +237,7 @@ def test_bad_crc_lowstate_is_dropped_counted_and_never_enables(rig):
 
 def test_wrong_mode_machine_is_refused(rig):
     start, _ = rig
-    robot, tester, proc = start(auto_enable=True)
+    robot, tester, _proc = start(auto_enable=True)
     robot.mode_machine = 9
     tester.spin(1.5)
     assert tester.state() == "IDLE" and "mode_machine 9" in tester.status.last_error

@@ -88,7 +88,7 @@ class FakeRobot:
                     f["crc"] ^= 0xDEADBEEF
                 self.pub.write(lowstate_message(f))
                 if tick % 5 == 0:
-                    for s, p in self.hand_pubs.items():
+                    for _s, p in self.hand_pubs.items():
                         p.write(hand_state(np.zeros(7), np.zeros(7), np.zeros(7)))
                 self.last_state_sent = time.monotonic()
                 tick += 1
@@ -111,3 +111,23 @@ class FakeRobot:
         self._stop.set()
         self._thread.join(timeout=1)
         self.ep.close()
+
+
+def main() -> None:
+    """`python -m tests.support.fake_robot --domain N --duration S`: a stand-alone fake G1."""
+    import argparse
+
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--domain", type=int, required=True)
+    ap.add_argument("--duration", type=float, default=60.0)
+    a = ap.parse_args()
+    robot = FakeRobot(a.domain)
+    try:
+        time.sleep(a.duration)
+    finally:
+        print(f"fake robot: {len(robot.frames)} LowCmd frames received", flush=True)
+        robot.close()
+
+
+if __name__ == "__main__":
+    main()

@@ -18,6 +18,8 @@ Start-up: refuses to start if another process writes rt/lowcmd (S1), checked for
 
 from __future__ import annotations
 
+import gc
+import os
 import sys
 import threading
 import time
@@ -98,9 +100,11 @@ class BridgeNode(Node):
         self.create_timer(1.0 / cfg["joint_state_rate_hz"], self._publish_joint_states)
         self.create_timer(0.5, self._check_writers)
         self._last_state = self.core.state
+        self._rt_threads: set[int] = set()
         self._stop_event = threading.Event()
         self._thread = threading.Thread(target=self._control_loop, name="bridge_control", daemon=True)
         self._thread.start()
+        self._make_realtime(offset=10)  # the ROS executor (this thread) below the DDS listeners
         self.get_logger().info(
             f"bridge up: robot DDS domain {cfg['robot_domain']} on {cfg['network_interface']}, "
             f"{cfg['control_rate_hz']:.0f} Hz, wbc={cfg['wbc']}, auto_enable={cfg['auto_enable']}")
@@ -110,7 +114,13 @@ class BridgeNode(Node):
         return self.get_clock().now().nanoseconds * 1e-9
 
     # ---- robot inputs (Cyclone threads) -------------------------------------------------------
+    def _listener_priority(self) -> None:
+        if threading.get_ident() not in self._rt_threads:  # DDS listener threads: just below the loop
+            self._rt_threads.add(threading.get_ident())
+            self._make_realtime(offset=5)
+
     def _on_lowstate(self, msg: LowState_) -> None:
+        self._listener_priority()
         f = lowstate_frame(msg)
         ok = crc_ok(f)
         m, imu = f["motor"], f["imu"]
@@ -121,6 +131,7 @@ class BridgeNode(Node):
             self._acc = imu["accelerometer"].astype(float)
 
     def _on_hand_state(self, side: str, msg: HandState_) -> None:
+        self._listener_priority()
         q = np.array([s.q for s in msg.motor_state[:7]], dtype=float)
         dq = np.array([s.dq for s in msg.motor_state[:7]], dtype=float)
         with self.lock:
@@ -181,7 +192,32 @@ class BridgeNode(Node):
             self.hand_writers["left"].write(hand_cmd(h.q[:7], h.kp[:7], h.kd[:7]))
             self.hand_writers["right"].write(hand_cmd(h.q[7:], h.kp[7:], h.kd[7:]))
 
+    def _make_realtime(self, offset: int = 0) -> None:
+        """Give the calling thread a real-time priority (SCHED_FIFO, `realtime_priority - offset`).
+
+        Every thread of this process that touches the GIL gets one (control loop highest, DDS
+        listeners and the ROS executor just below): otherwise a normal-priority thread holding the
+        GIL can be preempted by any other process while the control thread waits for it (priority
+        inversion through the GIL). Needs CAP_SYS_NICE or an rtprio limit; without it the bridge
+        runs at normal priority and says so once.
+        """
+        prio = self.cfg["realtime_priority"] - offset
+        if self.cfg["realtime_priority"] <= 0 or prio <= 0:
+            return
+        try:
+            os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(prio))  # 0 = the calling thread on Linux
+        except (PermissionError, OSError) as e:
+            if not getattr(self, "_rt_warned", False):
+                self._rt_warned = True
+                self.get_logger().warning(f"bridge threads run without real-time priority ({e}); expect more jitter")
+
     def _control_loop(self) -> None:
+        sys.setswitchinterval(self.cfg["gil_switch_interval_ms"] * 1e-3)
+        # Everything allocated during start-up is long-lived: keep it out of the collector, and let
+        # young-generation collections (sub-millisecond) run often instead of rare full ones.
+        gc.freeze()
+        gc.set_threshold(5000, 50, 1000)
+        self._make_realtime()
         period = 1.0 / self.cfg["control_rate_hz"]
         next_t = time.monotonic()
         last = None

@@ -23,6 +23,10 @@ SCHEMA = Schema(
         P("wbc_rate_hz", "float", 50.0, "whole-body controller rate", range=(10.0, 500.0), read_only=True),
         P("status_rate_hz", "float", 10.0, "BridgeStatus / diagnostics rate", range=(1.0, 50.0)),
         P("joint_state_rate_hz", "float", 100.0, "joint_states / imu rate", range=(10.0, 500.0)),
+        P("realtime_priority", "int", 80, "SCHED_FIFO priority of the control thread (0: normal scheduling)",
+          range=(0, 99)),
+        P("gil_switch_interval_ms", "float", 0.1, "Python thread switch interval: how long another thread may hold "
+          "the GIL before the control thread gets it", range=(0.05, 5.0)),
         P("auto_enable", "bool", False, "ramp and activate as soon as state and heartbeat are present (simulator)"),
         # ---- whole-body controller -----------------------------------------------------------
         P("wbc", "str", "stand", "lower-body controller", choices=("stand", "learned"), read_only=True),

@@ -53,6 +53,8 @@ class Endpoint:
         self._topics: dict[str, Topic] = {}
         self._keep: list[Any] = []
         self.handler_errors = 0
+        self._publications: BuiltinDataReader | None = None
+        self._known_writers: dict[str, str] = {}
 
     def topic(self, name: str, msg_type: type) -> Topic:
         if name not in self._topics:
@@ -65,7 +67,9 @@ class Endpoint:
         return w
 
     def reader(self, name: str, msg_type: type, handler: Callable[[Any], None]) -> DataReader:
-        def on_data(reader: DataReader) -> None:
+        def on_data(reader: DataReader | None) -> None:
+            if reader is None:  # the reader is being deleted (shutdown)
+                return
             for sample in reader.take(16):
                 if isinstance(sample, InvalidSample):
                     continue
@@ -81,17 +85,24 @@ class Endpoint:
         return r
 
     def other_writers(self, topic_name: str, own: DataWriter | None = None) -> list[str]:
-        """GUIDs of writers on `topic_name` other than `own` known to this participant (S1)."""
-        reader = BuiltinDataReader(self.participant, BuiltinTopicDcpsPublication)
-        try:
-            samples = reader.read(256)
-        finally:
-            del reader
-        own_guid = own.guid if own is not None else None
-        return [str(s.key) for s in samples
-                if not isinstance(s, InvalidSample) and s.topic_name == topic_name and s.key != own_guid
-                and s.sample_info.instance_state == InstanceState.Alive]
+        """GUIDs of live writers on `topic_name` other than `own` known to this participant (S1).
+
+        Uses one persistent reader of the DCPSPublication built-in topic and takes only what changed
+        since the last call (creating such a reader per call costs milliseconds of GIL time).
+        """
+        if self._publications is None:
+            self._publications = BuiltinDataReader(self.participant, BuiltinTopicDcpsPublication)
+        for s in self._publications.take(256):
+            if isinstance(s, InvalidSample):
+                continue
+            if s.sample_info.instance_state == InstanceState.Alive:
+                self._known_writers[str(s.key)] = s.topic_name
+            else:
+                self._known_writers.pop(str(s.key), None)
+        own_guid = str(own.guid) if own is not None else None
+        return [k for k, topic in self._known_writers.items() if topic == topic_name and k != own_guid]
 
     def close(self) -> None:
+        self._publications = None
         self._keep.clear()
         self._topics.clear()

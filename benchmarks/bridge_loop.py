@@ -1,0 +1,104 @@
+"""Bridge control-loop timing: period error p50/p99/max and overruns at 500 Hz.
+
+Runs the real bridge node (in this process, real DDS) against a fake G1 in another process, while
+a third process keeps one core busy (a stand-in for inference). Prints JSON; writes a histogram.
+
+    python benchmarks/bridge_loop.py --duration 60 [--no-hog] [--out benchmarks/results/bridge_loop]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from collections import deque
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+HOG = "import numpy as np\na = np.random.rand(300, 300)\nwhile True:\n    a = a @ a; a /= np.abs(a).max()"
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--duration", type=float, default=60.0)
+    ap.add_argument("--no-hog", action="store_true")
+    ap.add_argument("--domain", type=int, default=201)
+    ap.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "bridge_loop"))
+    args = ap.parse_args()
+
+    import rclpy
+    from rclpy.executors import SingleThreadedExecutor
+    from rclpy.parameter import Parameter
+
+    from psi0_bridge.bridge_node import BridgeNode
+
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
+    procs = [subprocess.Popen([sys.executable, "-m", "tests.support.fake_robot", "--domain", str(args.domain),
+                               "--duration", str(args.duration + 15)], cwd=REPO, env=env)]
+    if not args.no_hog:
+        procs.append(subprocess.Popen([sys.executable, "-c", HOG], env=env))
+    rclpy.init()
+    node = None
+    try:
+        node = BridgeNode(parameter_overrides=[Parameter("robot_domain", value=args.domain),
+                                               Parameter("auto_enable", value=True),
+                                               Parameter("require_heartbeat", value=False)])
+        ex = SingleThreadedExecutor()
+        ex.add_node(node)
+        deadline = time.monotonic() + 10
+        while node.core.state.name != "ACTIVE" and time.monotonic() < deadline:
+            ex.spin_once(timeout_sec=0.05)
+        node.loop_stats.errors_ms = deque(maxlen=None)  # keep every sample for the histogram
+        node.loop_stats.overruns = 0
+        node.loop_stats.worst_ms = 0.0
+        end = time.monotonic() + args.duration
+        while time.monotonic() < end:
+            ex.spin_once(timeout_sec=0.05)
+        errors = np.fromiter(node.loop_stats.errors_ms, float)
+        state = node.core.state.name
+    finally:
+        if node is not None:
+            node.destroy_node()
+        rclpy.try_shutdown()
+        for p in procs:
+            p.kill()
+            p.wait()
+    result = {
+        "benchmark": "bridge_loop", "rate_hz": 500, "duration_s": args.duration, "cpu_hog": not args.no_hog,
+        "ticks": int(errors.size), "final_state": state,
+        "period_error_ms": {"p50": float(np.percentile(errors, 50)), "p99": float(np.percentile(errors, 99)),
+                            "max": float(errors.max())},
+        "overruns_over_2ms": int((errors > 2.0).sum()), "over_1ms": int((errors > 1.0).sum()),
+        "target": {"p99_ms": 0.5, "max_ms": 2.0},
+    }
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.with_suffix(".json").write_text(json.dumps(result, indent=2))
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4))
+    ax.hist(errors, bins=np.linspace(0, max(2.5, errors.max()), 100), log=True)
+    ax.axvline(0.5, color="orange", label="p99 target 0.5 ms")
+    ax.axvline(2.0, color="red", label="overrun 2 ms")
+    ax.set_xlabel("|period − 2 ms| (ms)")
+    ax.set_ylabel("ticks")
+    ax.set_title(f"bridge loop 500 Hz, {args.duration:.0f} s, CPU hog {'on' if not args.no_hog else 'off'}")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(out.with_suffix(".png"), dpi=100)
+    print(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
