@@ -6,6 +6,7 @@ bridge tests need: the bridge's behaviour, not physics (psi0_sim adds physics)."
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from dataclasses import dataclass, field
@@ -54,11 +55,24 @@ class FakeRobot:
         for s in ("left", "right"):
             self.ep.reader(f"rt/dex3/{s}/cmd", HandCmd_, lambda m, s=s: self._on_hand(s, m))
         self.lock = threading.Lock()
+        self._rt: set[int] = set()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
 
+    def _realtime(self) -> None:
+        """The robot side stamps arrivals: give its threads a higher priority than the bridge's so
+        that the timestamps measure the bridge, not this harness's scheduling (best effort)."""
+        if threading.get_ident() in getattr(self, "_rt", {threading.get_ident()}):
+            return
+        self._rt.add(threading.get_ident())
+        try:
+            os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(90))
+        except OSError:
+            pass
+
     def _on_cmd(self, msg: LowCmd_) -> None:
+        self._realtime()
         t = time.monotonic()
         f = lowcmd_frame(msg)
         m = f["motor"]
