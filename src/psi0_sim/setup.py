@@ -16,5 +16,5 @@ setup(
     maintainer_email="psi0@example.org",
     description="MuJoCo G1 that speaks the robot's own DDS interface (rt/lowstate, rt/lowcmd, Dex3), with a head camera.",
     license="Apache-2.0",
-    entry_points={"console_scripts": []},
+    entry_points={"console_scripts": ["sim_node = psi0_sim.sim_node:main"]},
 )

@@ -71,6 +71,7 @@ class BridgeNode(Node):
         self.hand_dq = {"left": np.zeros(7), "right": np.zeros(7)}
         self.frames_sent = 0
         self.damping_frames = 0
+        self._rt_threads: set[int] = set()
 
         # ---- robot DDS (Cyclone) -------------------------------------------------------------
         self.dds = Endpoint(cfg["robot_domain"], cfg["network_interface"])
@@ -100,7 +101,6 @@ class BridgeNode(Node):
         self.create_timer(1.0 / cfg["joint_state_rate_hz"], self._publish_joint_states)
         self.create_timer(0.5, self._check_writers)
         self._last_state = self.core.state
-        self._rt_threads: set[int] = set()
         self._stop_event = threading.Event()
         self._thread = threading.Thread(target=self._control_loop, name="bridge_control", daemon=True)
         self._thread.start()

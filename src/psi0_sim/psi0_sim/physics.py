@@ -1,0 +1,151 @@
+"""MuJoCo G1 physics with the robot's motor-driver behaviour (no DDS, no rclpy).
+
+`G1Physics` owns MjModel/MjData, applies per-motor PD + feed-forward commands exactly as the G1's
+motor drivers do (τ = kp(q* − q) + kd(q̇* − q̇) + τ_ff, clipped to the torque limit), and reads the
+motor, IMU and hand state the robot reports. Motors whose enable flag is off produce no torque.
+
+Models: the generated project model (default) uses affine actuators (the damping term is then
+integrated implicitly); any other MJCF (e.g. Unitree's reference with meshes) is driven through its
+motor actuators with the same law computed explicitly, matched by joint name.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import mujoco
+import numpy as np
+
+from psi0.robot import load_g1
+from psi0_sim.model import Scene, g1_mjcf, motor_joint_names
+
+NUM_BODY = 29
+NUM_HAND = 7
+
+
+@dataclass
+class MotorCommand:
+    """Targets for a group of motors (arrays of the group's size)."""
+
+    q: np.ndarray
+    dq: np.ndarray
+    tau: np.ndarray
+    kp: np.ndarray
+    kd: np.ndarray
+    enabled: np.ndarray
+
+    @staticmethod
+    def zero(n: int) -> MotorCommand:
+        z = np.zeros(n)
+        return MotorCommand(z.copy(), z.copy(), z.copy(), z.copy(), z.copy(), np.zeros(n, dtype=bool))
+
+
+@dataclass
+class ElasticBand:
+    """A spring-damper holding the pelvis near a point (upper-body work without falling)."""
+
+    point: np.ndarray = field(default_factory=lambda: np.array([0.0, 0.0, 0.95]))
+    stiffness: float = 2000.0
+    damping: float = 200.0
+
+
+class G1Physics:
+    def __init__(self, scene: Scene | None = None, fixed_base: bool = False, elastic_band: bool = False,
+                 model_path: str | None = None) -> None:
+        self.scene = scene or Scene()
+        if model_path:
+            self.model = mujoco.MjModel.from_xml_path(model_path)
+            self.implicit = False
+        else:
+            self.model = mujoco.MjModel.from_xml_string(g1_mjcf(self.scene, fixed_base=fixed_base))
+            self.implicit = True
+        m = self.model
+        self.data = mujoco.MjData(m)
+        names = motor_joint_names()
+        self.qadr = np.array([m.jnt_qposadr[m.joint(n).id] for n in names])
+        self.dadr = np.array([m.jnt_dofadr[m.joint(n).id] for n in names])
+        self.act = np.array([m.actuator(n).id for n in names])
+        self.effort = np.array([m.jnt_actfrcrange[m.joint(n).id][1] for n in names])
+        self.pelvis = m.body("pelvis").id
+        self.free = m.jnt_type[0] == mujoco.mjtJoint.mjJNT_FREE
+        self.band = ElasticBand() if elastic_band else None
+        self.cmd = MotorCommand.zero(len(names))
+        self._has_imu = mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_SENSOR, "imu_gyro") >= 0
+        self.reset()
+
+    # ---- state ------------------------------------------------------------------------------------
+    def reset(self) -> None:
+        """Standing pose: default joint angles, pelvis at its nominal height, objects where the scene put them."""
+        mujoco.mj_resetData(self.model, self.data)
+        g1 = load_g1()
+        default = np.concatenate([g1.body.default, g1.left_hand.default, g1.right_hand.default])
+        self.data.qpos[self.qadr] = default
+        if self.free:
+            self.data.qpos[2] = 0.78  # feet on the ground in the default (slightly bent) pose
+        self.cmd = MotorCommand.zero(len(self.qadr))
+        mujoco.mj_forward(self.model, self.data)
+
+    @property
+    def time(self) -> float:
+        return float(self.data.time)
+
+    @property
+    def dt(self) -> float:
+        return float(self.model.opt.timestep)
+
+    def motor_state(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """q, dq, τ of all 43 motors (body 29, left hand 7, right hand 7)."""
+        d = self.data
+        return d.qpos[self.qadr].copy(), d.qvel[self.dadr].copy(), d.actuator_force[self.act].copy()
+
+    def imu(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Pelvis IMU: quaternion (w, x, y, z), gyro (rad/s, IMU frame), accelerometer (m/s², IMU frame), rpy."""
+        m, d = self.model, self.data
+        if self._has_imu:
+            quat = d.sensor("imu_quat").data.copy()
+            gyro = d.sensor("imu_gyro").data.copy()
+            acc = d.sensor("imu_acc").data.copy()
+        else:
+            quat = d.xquat[self.pelvis].copy()
+            vel = np.zeros(6)
+            mujoco.mj_objectVelocity(m, d, mujoco.mjtObj.mjOBJ_BODY, self.pelvis, vel, 1)
+            gyro = vel[:3]
+            acc = d.xmat[self.pelvis].reshape(3, 3).T @ np.array([0, 0, 9.81])
+        w, x, y, z = quat
+        rpy = np.array([np.arctan2(2 * (w * x + y * z), 1 - 2 * (x * x + y * y)),
+                        np.arcsin(np.clip(2 * (w * y - z * x), -1, 1)),
+                        np.arctan2(2 * (w * z + x * y), 1 - 2 * (y * y + z * z))])
+        return quat, gyro, acc, rpy
+
+    def body_pos(self, name: str) -> np.ndarray:
+        return self.data.body(name).xpos.copy()
+
+    def site_pos(self, name: str) -> np.ndarray:
+        return self.data.site(name).xpos.copy()
+
+    # ---- commands ---------------------------------------------------------------------------------
+    def set_command(self, sl: slice, c: MotorCommand) -> None:
+        """Set the targets of motors `sl` (body: 0:29, left hand 29:36, right hand 36:43)."""
+        for name in ("q", "dq", "tau", "kp", "kd", "enabled"):
+            getattr(self.cmd, name)[sl] = getattr(c, name)
+
+    def _apply(self) -> None:
+        m, d, c = self.model, self.data, self.cmd
+        on = c.enabled
+        kp, kd = np.where(on, c.kp, 0.0), np.where(on, c.kd, 0.0)
+        ff = np.where(on, kp * c.q + kd * c.dq + c.tau, 0.0)
+        if self.implicit:  # force = ctrl − kp·q − kd·q̇, clipped to forcerange by MuJoCo
+            m.actuator_biasprm[self.act, 1] = -kp
+            m.actuator_biasprm[self.act, 2] = -kd
+            d.ctrl[self.act] = ff
+        else:
+            q, dq = d.qpos[self.qadr], d.qvel[self.dadr]
+            d.ctrl[self.act] = np.clip(ff - kp * q - kd * dq, -self.effort, self.effort)
+        if self.band is not None and self.free:
+            p, v = d.qpos[:3], d.qvel[:3]
+            d.xfrc_applied[self.pelvis, :3] = self.band.stiffness * (self.band.point - p) - self.band.damping * v
+
+    def step(self, n: int = 1) -> None:
+        for _ in range(n):
+            self._apply()
+            mujoco.mj_step(self.model, self.data)
