@@ -1,7 +1,7 @@
-"""Developer tool: derive the G1 facts table that psi0_sim's model generator reads.
+"""Developer tool: derive the G1 facts table that psi0.g1_model (the MJCF generator) reads.
 
     python tools/extract_g1_facts.py ../shared/reference/g1/g1_body29_hand14.xml \
-        src/psi0_sim/psi0_sim/models/g1_facts.yaml
+        config/robot/g1_facts.yaml
 
 From Unitree's reference model it takes *facts*: the kinematic tree (link frames), joint axes,
 limits and torque limits, masses and inertias, the IMU sites, the foot contact points, and the

@@ -64,7 +64,12 @@ class BridgeNode(Node):
         super().__init__("bridge", automatically_declare_parameters_from_overrides=True, **kwargs)
         cfg = self.cfg = declare_schema(self, SCHEMA)
         self.robot = load_g1(cfg["robot_description"] or None)
-        self.core = BridgeCore(cfg, self.robot, make_wbc(cfg, self.robot))
+        gravity = None
+        if cfg["arm_gravity_ff"]:
+            from psi0_bridge.gravity import GravityModel
+
+            gravity = GravityModel().torques
+        self.core = BridgeCore(cfg, self.robot, make_wbc(cfg, self.robot), gravity=gravity)
         self.lock = threading.Lock()
         self.loop_stats = LoopStats(1.0 / cfg["control_rate_hz"], cfg["loop_warn_ms"], cfg["loop_error_ms"])
         self.hand_q = {"left": np.zeros(7), "right": np.zeros(7)}

@@ -32,6 +32,11 @@ SCHEMA = Schema(
         P("wbc", "str", "stand", "lower-body controller", choices=("stand", "learned"), read_only=True),
         P("wbc_policy_path", "str", "", "learned lower-body policy file (.onnx or TorchScript .pt)", read_only=True),
         P("wbc_layout_path", "str", "", "YAML declaring the learned policy's observation/action layout", read_only=True),
+        P("arm_gravity_ff", "bool", False, "add the arms' gravity torque (nominal model) as feed-forward; "
+          "tracks arm targets without sag, but moves the COM forward: with the plain `stand` controller use it "
+          "with the robot supported (gantry, elastic band, fixed base)", read_only=True),
+        P("ff_torque_fraction", "float", 0.3, "bound on |feed-forward torque| as a fraction of the motor torque limit",
+          range=(0.0, 0.5), read_only=True),
         # ---- S2 state freshness --------------------------------------------------------------
         P("state_warn_s", "float", 0.010, "S2: warn when LowState is older than this", range=(0.002, 0.05), read_only=True),
         P("state_stop_s", "float", 0.100, "S2: protective stop when LowState is older than this", range=(0.01, 0.1),

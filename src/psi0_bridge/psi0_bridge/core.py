@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import enum
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -94,7 +94,8 @@ class _Measured:
 
 
 class BridgeCore:
-    def __init__(self, cfg: dict[str, Any], robot: G1, wbc: WholeBodyController) -> None:
+    def __init__(self, cfg: dict[str, Any], robot: G1, wbc: WholeBodyController,
+                 gravity: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None) -> None:
         self.cfg = cfg
         self.robot = robot
         self.wbc = wbc
@@ -137,6 +138,10 @@ class BridgeCore:
         self._next_wbc = -math.inf
         self._starved_since: float | None = None
         self.wbc_unsupported = tuple(wbc.unsupported)
+        # feed-forward torques (arms: gravity), bounded to a fraction of each motor's torque limit
+        self.gravity = gravity
+        self.ff_limit = cfg["ff_torque_fraction"] * robot.body.effort
+        self.tau_ff = np.zeros(BODY)
 
     # ---- inputs ------------------------------------------------------------------------------
     def on_lowstate(self, now: float, q: np.ndarray, dq: np.ndarray, quat_wxyz: np.ndarray, gyro: np.ndarray,
@@ -248,6 +253,10 @@ class BridgeCore:
             self.counters.locomotion_clamps += n
             if self.state != State.RAMPING:
                 self.lower_targets = self.wbc.step(self.wbc_cmd, self._robot_state())
+            if self.gravity is not None:
+                g = self.gravity(self.measured.q, self.measured.quat)
+                self.tau_ff[ARM_MOTORS] = np.clip(np.nan_to_num(g[ARM_MOTORS]), -self.ff_limit[ARM_MOTORS],
+                                                  self.ff_limit[ARM_MOTORS])
 
         q_body = np.empty(BODY)
         q_body[:LOWER_BODY] = self.lower_targets
@@ -264,6 +273,7 @@ class BridgeCore:
         body.kp[:BODY] = self.kp_body * gain
         # During a re-stiffen ramp kd blends from the damping gain, so damping is never lost.
         body.kd[:BODY] = self.kd_body * gain + self.cfg["damping_kd"] * (1.0 - gain)
+        body.tau[:BODY] = self.tau_ff * gain
         body.enabled[:BODY] = True
 
         hands = None

@@ -48,11 +48,13 @@ class StandController:
     unsupported = ("vx", "vy", "yaw_rate", "target_yaw")
 
     def __init__(self, default_pose: np.ndarray, nominal_height: float = 0.75, thigh: float = 0.3, shin: float = 0.3,
-                 ) -> None:
+                 ankle_gain: float = 0.0, ankle_damping: float = 0.0) -> None:
         self.default = np.asarray(default_pose[:LOWER_BODY], dtype=np.float64)
         self.nominal_height = nominal_height
         self.leg = thigh + shin  # symmetric two-link leg: vertical extent = leg · cos(θ)
         self.theta0 = 0.5 * float(self.default[3])  # knee = 2θ at the default pose
+        # ankle strategy: lean the ankles against the measured pelvis pitch (IMU) to keep the COM over the feet
+        self.ankle_gain, self.ankle_damping = ankle_gain, ankle_damping
 
     def reset(self, state: RobotState) -> None:  # stateless
         return None
@@ -69,4 +71,10 @@ class StandController:
             q[knee] += 2.0 * d
             q[ankle] -= d
         q[12], q[13], q[14] = cmd[2], cmd[0], cmd[1]  # waist yaw, roll, pitch
+        if self.ankle_gain or self.ankle_damping:
+            w, x, y, z = state.quat_wxyz
+            pitch = math.asin(max(-1.0, min(1.0, 2 * (w * y - z * x))))
+            delta = self.ankle_gain * pitch + self.ankle_damping * float(state.gyro[1])
+            q[4] += delta
+            q[10] += delta
         return q

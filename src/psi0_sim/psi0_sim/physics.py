@@ -42,16 +42,42 @@ class MotorCommand:
 
 @dataclass
 class ElasticBand:
-    """A spring-damper holding the pelvis near a point (upper-body work without falling)."""
+    """A spring-damper holding the pelvis near a point (upper-body work without falling).
+
+    As a *gantry* (`release_after_s` set) it mimics the hardware start-up procedure: the robot hangs
+    from it until the body motors have been stiff (all kp > 0) for `release_after_s` of sim time —
+    i.e. the bridge's start-up ramp has run — and is then lowered away over `fade_s`.
+    """
 
     point: np.ndarray = field(default_factory=lambda: np.array([0.0, 0.0, 0.95]))
     stiffness: float = 2000.0
     damping: float = 200.0
+    rot_stiffness: float = 0.0  # N·m/rad toward upright (a gantry harness also keeps the torso upright)
+    rot_damping: float = 0.0
+    release_after_s: float | None = None
+    fade_s: float = 0.5
+    stiff_since: float | None = None
+
+    def scale(self, t: float, stiff: bool) -> float:
+        """Current strength in [0, 1]."""
+        if self.release_after_s is None:
+            return 1.0
+        if not stiff:
+            if self.stiff_since is not None and t - self.stiff_since < self.release_after_s:
+                self.stiff_since = None  # gains dropped before release: keep holding
+            return 1.0 if self.stiff_since is None else self._fade(t)
+        if self.stiff_since is None:
+            self.stiff_since = t
+        return self._fade(t)
+
+    def _fade(self, t: float) -> float:
+        assert self.stiff_since is not None and self.release_after_s is not None
+        return float(np.clip(1.0 - (t - self.stiff_since - self.release_after_s) / self.fade_s, 0.0, 1.0))
 
 
 class G1Physics:
     def __init__(self, scene: Scene | None = None, fixed_base: bool = False, elastic_band: bool = False,
-                 model_path: str | None = None) -> None:
+                 model_path: str | None = None, gantry_release_s: float | None = None) -> None:
         self.scene = scene or Scene()
         if model_path:
             self.model = mujoco.MjModel.from_xml_path(model_path)
@@ -68,7 +94,12 @@ class G1Physics:
         self.effort = np.array([m.jnt_actfrcrange[m.joint(n).id][1] for n in names])
         self.pelvis = m.body("pelvis").id
         self.free = m.jnt_type[0] == mujoco.mjtJoint.mjJNT_FREE
-        self.band = ElasticBand() if elastic_band else None
+        if gantry_release_s is not None:
+            self.band: ElasticBand | None = ElasticBand(point=np.array([0.0, 0.0, 0.79]), stiffness=5000.0, damping=500.0,
+                                                        rot_stiffness=800.0, rot_damping=80.0,
+                                                        release_after_s=gantry_release_s)
+        else:
+            self.band = ElasticBand() if elastic_band else None
         self.cmd = MotorCommand.zero(len(names))
         self._has_imu = mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_SENSOR, "imu_gyro") >= 0
         self.reset()
@@ -83,6 +114,8 @@ class G1Physics:
         if self.free:
             self.data.qpos[2] = 0.78  # feet on the ground in the default (slightly bent) pose
         self.cmd = MotorCommand.zero(len(self.qadr))
+        if self.band is not None:
+            self.band.stiff_since = None
         mujoco.mj_forward(self.model, self.data)
 
     @property
@@ -143,7 +176,15 @@ class G1Physics:
             d.ctrl[self.act] = np.clip(ff - kp * q - kd * dq, -self.effort, self.effort)
         if self.band is not None and self.free:
             p, v = d.qpos[:3], d.qvel[:3]
-            d.xfrc_applied[self.pelvis, :3] = self.band.stiffness * (self.band.point - p) - self.band.damping * v
+            b = self.band
+            k = b.scale(float(d.time), stiff=bool(np.all(kp[:NUM_BODY] > 0)))
+            d.xfrc_applied[self.pelvis, :3] = k * (b.stiffness * (b.point - p) - b.damping * v)
+            if b.rot_stiffness > 0:
+                err = np.zeros(3)  # rotation (world frame) that takes the pelvis back to upright
+                quat = d.qpos[3:7]
+                mujoco.mju_subQuat(err, np.array([1.0, 0, 0, 0]), quat)  # body-frame rotation vector
+                err_world = d.xmat[self.pelvis].reshape(3, 3) @ err
+                d.xfrc_applied[self.pelvis, 3:] = k * (b.rot_stiffness * err_world - b.rot_damping * d.qvel[3:6])
 
     def step(self, n: int = 1) -> None:
         for _ in range(n):

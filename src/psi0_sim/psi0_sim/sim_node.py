@@ -40,7 +40,9 @@ SCHEMA = Schema(
         Param("realtime", "bool", True, "pace to the wall clock (false: as fast as possible, for use_sim_time)"),
         Param("rate_factor", "float", 1.0, "sim seconds per wall second in real-time mode", range=(0.05, 20.0)),
         Param("fixed_base", "bool", False, "pelvis welded to the world (upper-body work)"),
-        Param("elastic_band", "bool", False, "spring-damper holding the pelvis up"),
+        Param("elastic_band", "bool", False, "spring-damper holding the pelvis up (permanently)"),
+        Param("gantry_release_s", "float", 3.0, "hang the robot from a gantry until the body motors have been stiff "
+              "this long (the start-up ramp), then lower it; 0 = start standing free", range=(0.0, 60.0)),
         Param("camera", "bool", True, "render and publish the head camera"),
         Param("camera_rate_hz", "float", 30.0, "head camera rate (sim time)", range=(1.0, 60.0)),
         Param("width", "int", 640, "image width", range=(64, 1920)),
@@ -61,7 +63,8 @@ class SimNode(Node):
         super().__init__("sim", automatically_declare_parameters_from_overrides=True, **kwargs)
         cfg = self.cfg = declare_schema(self, SCHEMA)
         self.physics = G1Physics(Scene.random(cfg["seed"]), fixed_base=cfg["fixed_base"],
-                                 elastic_band=cfg["elastic_band"], model_path=cfg["model"] or None)
+                                 elastic_band=cfg["elastic_band"], model_path=cfg["model"] or None,
+                                 gantry_release_s=cfg["gantry_release_s"] or None)
         self.iface = SimRobotInterface(self.physics, cfg["robot_domain"], cfg["network_interface"])
         camera = None
         if cfg["camera"]:
