@@ -24,7 +24,7 @@ REPO = Path(__file__).resolve().parents[2]
 def test_sim_profile_resolves_arguments():
     p = load_profile("sim", {"network_interface": "enp3s0", "robot_domain": "0"})
     bridge = next(n for n in p.nodes if n.name == "bridge")
-    assert bridge.overrides == {"network_interface": "enp3s0", "robot_domain": 0}
+    assert bridge.overrides == {"network_interface": "enp3s0", "robot_domain": 0, "auto_enable": True}
     assert all(Path(f).exists() for f in bridge.params)
 
 
