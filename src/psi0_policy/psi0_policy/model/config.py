@@ -1,0 +1,135 @@
+"""Named, frozen, validated model configurations.
+
+`get_config("psi0")` is the full-size Ψ0 (Qwen3-VL-2B shape, expert 6 × 1536 × 24 heads, H 30,
+D 36, 8 Euler steps); `get_config("tiny")` has the same classes with small dimensions and trains on
+a CPU in minutes (tests use it). `from_dict` rejects unknown keys with the closest known name.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+class ModelConfigError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class TextConfig:
+    hidden_size: int = 2048
+    num_hidden_layers: int = 28
+    intermediate_size: int = 6144
+    num_attention_heads: int = 16
+    num_key_value_heads: int = 8
+    head_dim: int = 128
+    vocab_size: int = 151936
+    rope_theta: float = 5_000_000.0
+    mrope_section: tuple[int, int, int] = (24, 20, 20)
+
+
+@dataclass(frozen=True)
+class VisionConfig:
+    depth: int = 24
+    hidden_size: int = 1024
+    intermediate_size: int = 4096
+    num_heads: int = 16
+    patch_size: int = 16
+    spatial_merge_size: int = 2
+    temporal_patch_size: int = 2
+    deepstack_visual_indexes: tuple[int, ...] = (5, 11, 17)
+    num_position_embeddings: int = 2304
+
+
+@dataclass(frozen=True)
+class ExpertConfig:
+    width: int = 1536
+    depth: int = 6
+    heads: int = 24
+    mlp_ratio: float = 4.0
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    name: str = "psi0"
+    text: TextConfig = field(default_factory=TextConfig)
+    vision: VisionConfig = field(default_factory=VisionConfig)
+    expert: ExpertConfig = field(default_factory=ExpertConfig)
+    horizon: int = 30  # H actions per chunk (1 s at 30 Hz)
+    action_dim: int = 36  # D (DESIGN.md §6)
+    state_dim: int = 36
+    num_steps: int = 8  # Euler steps at inference
+    image_size: tuple[int, int] = (256, 320)  # (h, w) fed to the vision tower: 240×320 rounded to ×32
+    max_text_tokens: int = 16
+    tokenizer: str = "qwen"  # "qwen" (local folder) or "bytes" (byte-level fallback)
+    # special tokens of the Qwen vocabulary (byte tokenizer: placed after the 256 byte values)
+    image_token_id: int = 151655
+    vision_start_token_id: int = 151652
+    vision_end_token_id: int = 151653
+    pad_token_id: int = 151643
+    rtc_max_delay: int = 7  # training-time real-time chunking: prefix d ~ U{0..rtc_max_delay}
+
+    def __post_init__(self) -> None:
+        if self.vision.spatial_merge_size * self.vision.patch_size * 1 == 0:
+            raise ModelConfigError("patch and merge sizes must be positive")
+        unit = self.vision.patch_size * self.vision.spatial_merge_size
+        if any(s % unit for s in self.image_size):
+            raise ModelConfigError(f"image_size {self.image_size} must be multiples of {unit} (patch × merge)")
+        if self.expert.width % self.expert.heads:
+            raise ModelConfigError("expert width must be divisible by heads")
+        if not 0 <= self.rtc_max_delay < self.horizon:
+            raise ModelConfigError("rtc_max_delay must be in [0, horizon)")
+
+    @property
+    def image_tokens(self) -> int:
+        """Tokens one camera image becomes after the 2×2 merge."""
+        unit = self.vision.patch_size * self.vision.spatial_merge_size
+        return (self.image_size[0] // unit) * (self.image_size[1] // unit)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _build(cls: type, data: dict[str, Any], where: str) -> Any:
+    names = {f.name: f for f in dataclasses.fields(cls)}
+    kwargs = {}
+    for key, value in data.items():
+        if key not in names:
+            close = difflib.get_close_matches(key, list(names), n=1)
+            raise ModelConfigError(f"{where}: unknown key {key!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+        sub = {"text": TextConfig, "vision": VisionConfig, "expert": ExpertConfig}.get(key) if cls is ModelConfig else None
+        if sub is not None and isinstance(value, dict):
+            value = _build(sub, value, f"{where}.{key}")
+        elif isinstance(value, list):
+            value = tuple(value)
+        kwargs[key] = value
+    return cls(**kwargs)
+
+
+def from_dict(data: dict[str, Any]) -> ModelConfig:
+    return _build(ModelConfig, dict(data), "model config")
+
+
+TINY = ModelConfig(
+    name="tiny",
+    text=TextConfig(hidden_size=64, num_hidden_layers=2, intermediate_size=128, num_attention_heads=4,
+                    num_key_value_heads=2, head_dim=16, vocab_size=264, rope_theta=10000.0, mrope_section=(2, 3, 3)),
+    vision=VisionConfig(depth=2, hidden_size=32, intermediate_size=64, num_heads=2, deepstack_visual_indexes=(0,),
+                        num_position_embeddings=64),
+    expert=ExpertConfig(width=64, depth=2, heads=4),
+    image_size=(64, 96),
+    tokenizer="bytes",
+    image_token_id=256, vision_start_token_id=257, vision_end_token_id=258, pad_token_id=259,
+)
+
+REGISTRY: dict[str, ModelConfig] = {"psi0": ModelConfig(), "tiny": TINY}
+
+
+def get_config(name: str, **overrides: Any) -> ModelConfig:
+    if name not in REGISTRY:
+        close = difflib.get_close_matches(name, list(REGISTRY), n=1)
+        raise ModelConfigError(f"unknown model config {name!r}; known: {sorted(REGISTRY)}"
+                               + (f" (did you mean {close[0]!r}?)" if close else ""))
+    return from_dict({**REGISTRY[name].to_dict(), **overrides}) if overrides else REGISTRY[name]

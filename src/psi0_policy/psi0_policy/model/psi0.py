@@ -1,0 +1,65 @@
+"""Ψ0: Qwen3-VL backbone (System-2) + MM-DiT flow-matching action expert (System-1).
+
+Works on normalised actions and states (see normalize.py); `psi0_policy.policy` wraps it with
+preprocessing and normalisation for deployment. Shapes: B batch, L context tokens, H horizon,
+D action dim, S state dim, W expert width.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from psi0_policy.model import flow
+from psi0_policy.model.backbone import Backbone
+from psi0_policy.model.config import ModelConfig
+from psi0_policy.model.expert import ActionExpert
+
+BackboneInputs = dict[str, torch.Tensor]  # input_ids, mm_token_type_ids, attention_mask, pixel_values, image_grid_thw
+
+
+class Psi0Model(nn.Module):
+    def __init__(self, cfg: ModelConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.backbone = Backbone(cfg)
+        self.expert = ActionExpert(cfg, context_dim=cfg.text.hidden_size)
+
+    def freeze_backbone(self, frozen: bool = True) -> None:
+        for p in self.backbone.parameters():
+            p.requires_grad_(not frozen)
+
+    def context(self, inputs: BackboneInputs, state: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Observation → (obs stream (B, L+1, W), context mask (B, L)). Runs the VLM once per chunk."""
+        hidden = self.backbone(**inputs)  # (B, L, C)
+        return self.expert.encode_context(hidden, state.to(hidden.dtype)), inputs["attention_mask"]
+
+    def velocity_fn(self, obs: torch.Tensor, obs_mask: torch.Tensor) -> flow.Velocity:
+        return lambda x, t: self.expert(obs, x.to(obs.dtype), t, obs_mask).float()
+
+    def loss(self, inputs: BackboneInputs, state: torch.Tensor, actions: torch.Tensor,
+             generator: torch.Generator | None = None, rtc: bool = True) -> torch.Tensor:
+        """Flow-matching loss on a batch: actions (B, H, D) normalised; t ~ U(0, 1); with `rtc` a clean prefix of
+        d ~ U{0..rtc_max_delay} tokens per sample, left out of the loss."""
+        b, h, _ = actions.shape
+        obs, mask = self.context(inputs, state)
+        noise = torch.randn(actions.shape, generator=generator).to(actions.device)
+        t = torch.rand(b, generator=generator).to(actions.device)
+        prefix = flow.prefix_mask(flow.sample_delays(b, self.cfg.rtc_max_delay, generator), h).to(actions.device) \
+            if rtc and self.cfg.rtc_max_delay > 0 else None
+        return flow.flow_loss(self.velocity_fn(obs, mask), actions, noise, t, prefix)
+
+    @torch.no_grad()
+    def sample_actions(self, inputs: BackboneInputs, state: torch.Tensor, noise: torch.Tensor,
+                       prefix: torch.Tensor | None = None, prefix_len: int = 0, mode: str = "training",
+                       num_steps: int | None = None) -> torch.Tensor:
+        """→ (B, H, D) normalised chunk. mode "training": the first prefix_len steps equal `prefix`
+        (training-time RTC); mode "guidance": inpaint toward `prefix` (previous chunk, overlap = its length)."""
+        obs, mask = self.context(inputs, state)
+        v = self.velocity_fn(obs, mask)
+        n = num_steps or self.cfg.num_steps
+        if mode == "guidance" and prefix is not None:
+            return flow.sample_guided(v, noise, n, prefix, frozen=prefix_len)
+        if mode not in ("training", "guidance"):
+            raise ValueError(f"unknown conditioning mode {mode!r}")
+        return flow.sample(v, noise, n, prefix, prefix_len)

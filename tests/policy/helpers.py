@@ -1,0 +1,31 @@
+"""Shared builders for model tests: a tiny model, synthetic observations."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from psi0_policy.model.config import get_config
+from psi0_policy.model.preprocess import Preprocessor, make_tokenizer
+from psi0_policy.model.psi0 import Psi0Model
+
+
+def tiny_model(seed: int = 0) -> Psi0Model:
+    torch.manual_seed(seed)
+    return Psi0Model(get_config("tiny")).eval()
+
+
+def observations(batch: int, cameras: int = 1, seed: int = 0, instruction: str = "touch the red cube"):
+    rng = np.random.default_rng(seed)
+    cfg = get_config("tiny")
+    pre = Preprocessor(cfg, make_tokenizer(cfg))
+    imgs = [[rng.integers(0, 255, (480, 640, 3), dtype=np.uint8) for _ in range(cameras)] for _ in range(batch)]
+    inputs = pre(imgs, [instruction] * batch)
+    state = torch.as_tensor(rng.uniform(-1, 1, (batch, cfg.state_dim)), dtype=torch.float32)
+    return inputs, state
+
+
+def noise(batch: int, seed: int = 0) -> torch.Tensor:
+    cfg = get_config("tiny")
+    g = torch.Generator().manual_seed(seed)
+    return torch.randn(batch, cfg.horizon, cfg.action_dim, generator=g)
