@@ -92,7 +92,7 @@ def sample_guided(velocity: Velocity, noise: torch.Tensor, num_steps: int, previ
                   beta: float = 5.0) -> torch.Tensor:
     """Inference-time RTC (ΠGDM guidance). previous (B, P, D): the previous chunk's actions for the first P
     steps of the new chunk (P = overlap), of which the first `frozen` are already committed."""
-    b, h, d = noise.shape
+    b, h, _ = noise.shape
     overlap = min(previous.shape[1], h)
     y = torch.zeros_like(noise)
     y[:, :overlap] = previous[:, :overlap].to(noise.dtype)
