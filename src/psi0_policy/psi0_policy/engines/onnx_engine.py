@@ -1,0 +1,80 @@
+"""ONNX Runtime engine: the action expert exported to ONNX (static shapes) and run with ONNX Runtime.
+
+What runs where: the backbone and the context projection run in PyTorch (the stock Qwen3-VL forward
+does not export with static shapes as it is; see docs/engines.md); the expert's velocity network —
+called `num_steps` times per chunk, the part that dominates the sampling loop — runs in ONNX Runtime
+(CPU or CUDA provider). The Euler loop and the prefix handling are the same as flow.sample's.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from psi0_policy.model.psi0 import BackboneInputs, Psi0Model
+
+
+class _Velocity(nn.Module):
+    def __init__(self, model: Psi0Model) -> None:
+        super().__init__()
+        self.expert = model.expert
+
+    def forward(self, obs: torch.Tensor, obs_mask: torch.Tensor, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        return self.expert(obs, x, t, obs_mask > 0)
+
+
+def export_expert(model: Psi0Model, context_len: int, path: str | Path, opset: int = 17) -> Path:
+    """Export the expert velocity network for a context of `context_len` tokens (batch 1, static shapes)."""
+    cfg = model.cfg
+    w = cfg.expert.width
+    args = (torch.zeros(1, context_len + 1, w), torch.ones(1, context_len, dtype=torch.int64),
+            torch.zeros(1, cfg.horizon, cfg.action_dim), torch.ones(1, cfg.horizon))
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.onnx.export(_Velocity(model).float().eval(), args, str(path), input_names=["obs", "obs_mask", "x", "t"],
+                      output_names=["velocity"], opset_version=opset, dynamo=False)
+    return path
+
+
+class OnnxEngine:
+    name = "onnx"
+
+    def __init__(self, model: Psi0Model, onnx_path: str | Path | None = None, context_len: int | None = None,
+                 providers: list[str] | None = None, workdir: str | Path | None = None) -> None:
+        import onnxruntime as ort
+
+        self.model = model.float().eval()
+        self.cfg = model.cfg
+        if onnx_path is None:
+            if context_len is None:
+                raise ValueError("OnnxEngine needs onnx_path, or context_len to export the expert now")
+            onnx_path = export_expert(model, context_len, Path(workdir or ".") / f"expert_L{context_len}.onnx")
+        opts = ort.SessionOptions()
+        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        self.session = ort.InferenceSession(str(onnx_path), opts, providers=providers or ["CPUExecutionProvider"])
+        self.context_len = self.session.get_inputs()[1].shape[1]
+
+    @torch.inference_mode()
+    def infer(self, inputs: BackboneInputs, state: torch.Tensor, noise: torch.Tensor,
+              prefix: torch.Tensor | None = None, prefix_len: int = 0) -> torch.Tensor:
+        obs, mask = self.model.context(inputs, state.float())
+        if mask.shape[1] != self.context_len:
+            raise ValueError(f"context of {mask.shape[1]} tokens; the ONNX expert was exported for {self.context_len}")
+        feeds = {"obs": obs.numpy().astype(np.float32), "obs_mask": mask.numpy().astype(np.int64)}
+        x = noise.numpy().astype(np.float32).copy()
+        h = x.shape[1]
+        clean = np.arange(h)[None] < prefix_len
+        if prefix_len:
+            x[:, :prefix_len] = prefix[:, :prefix_len].numpy()
+        n = self.cfg.num_steps
+        dt = 1.0 / n
+        for i in range(n):
+            t = np.where(clean, 0.0, 1.0 - i * dt).astype(np.float32)
+            v = self.session.run(None, {**feeds, "x": x, "t": t})[0]
+            x = x - dt * v
+            if prefix_len:
+                x[:, :prefix_len] = prefix[:, :prefix_len].numpy()
+        return torch.from_numpy(x)

@@ -1,0 +1,63 @@
+"""Engine parity: every engine that runs here matches eager PyTorch with the same noise and prefix."""
+
+import importlib.util
+
+import pytest
+import torch
+
+from psi0_policy.engines import make_engine
+from psi0_policy.engines.onnx_engine import export_expert
+from tests.policy.helpers import noise, observations, tiny_model
+
+pytestmark = pytest.mark.unit
+
+
+def _case():
+    m = tiny_model(3)
+    torch.manual_seed(1)
+    for p in m.expert.parameters():  # non-trivial weights (AdaLN-Zero starts every block as identity)
+        p.data.add_(0.05 * torch.randn_like(p))
+    inputs, state = observations(1, seed=4)
+    prefix = torch.randn(1, 5, m.cfg.action_dim) * 0.3
+    return m, inputs, state, prefix
+
+
+@pytest.mark.parametrize("prefix_len", [0, 5])
+def test_onnx_matches_torch(tmp_path, prefix_len):
+    m, inputs, state, prefix = _case()
+    ref = make_engine("torch", m).infer(inputs, state, noise(1, 7), prefix, prefix_len)
+    onnx_path = export_expert(m, inputs["input_ids"].shape[1], tmp_path / "expert.onnx")
+    out = make_engine("onnx", m, onnx_path=onnx_path).infer(inputs, state, noise(1, 7), prefix, prefix_len)
+    err = (out - ref).abs().max().item()
+    print(f"onnx vs torch max |Δ| = {err:.2e}")
+    assert err < 1e-4
+    if prefix_len:
+        assert torch.equal(out[:, :prefix_len], prefix[:, :prefix_len])
+
+
+def test_onnx_refuses_a_different_context_length(tmp_path):
+    m, inputs, state, _ = _case()
+    onnx_path = export_expert(m, inputs["input_ids"].shape[1] + 3, tmp_path / "expert.onnx")
+    with pytest.raises(ValueError, match="exported for"):
+        make_engine("onnx", m, onnx_path=onnx_path).infer(inputs, state, noise(1, 7))
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU (runs through the device tool)")
+def test_cuda_graph_matches_torch_on_gpu():
+    m, inputs, state, prefix = _case()
+    ref = make_engine("torch", m, device="cuda", dtype="fp32").infer(inputs, state, noise(1, 7), prefix, 5)
+    out = make_engine("cuda_graph", m, dtype="fp32").infer(inputs, state, noise(1, 7), prefix, 5)
+    assert (out - ref).abs().max().item() < 1e-4
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(importlib.util.find_spec("tensorrt") is None or not torch.cuda.is_available(),
+                    reason="TensorRT is not installed on this machine (none here has it)")
+def test_tensorrt_matches_torch():
+    m, inputs, state, prefix = _case()
+    ref = make_engine("torch", m, device="cuda").infer(inputs, state, noise(1, 7), prefix, 5)
+    eng = make_engine("tensorrt", m, context_len=inputs["input_ids"].shape[1])
+    out = eng.infer(inputs, state, noise(1, 7), prefix, 5)
+    cos = torch.nn.functional.cosine_similarity(out.flatten(), ref.flatten(), dim=0).item()
+    assert cos >= 0.999
