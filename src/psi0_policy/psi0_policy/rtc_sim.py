@@ -69,7 +69,7 @@ def simulate(policy_fn: PolicyFn, delay_s: float, duration_s: float = 6.0, mode:
     pending: tuple[float, np.ndarray] | None = None  # (delivery time, actions)
     last_cmd: np.ndarray | None = None
     now = 0.0
-    steps = int(round(duration_s / control_dt))
+    steps = round(duration_s / control_dt)
     for _ in range(steps):
         # deliveries first (the bridge sees a chunk the moment it arrives)
         if pending is not None and now >= pending[0] - 1e-12:

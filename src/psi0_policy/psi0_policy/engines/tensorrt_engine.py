@@ -21,7 +21,7 @@ from psi0_policy.model.psi0 import BackboneInputs, Psi0Model
 COSINE_GATE = 0.999
 
 
-def _trt():  # noqa: ANN202 - the tensorrt module
+def _trt():
     try:
         import tensorrt as trt
     except ImportError as e:

@@ -6,6 +6,8 @@ the action expert. Built from our config (no hub access); weights come from a ch
 
 from __future__ import annotations
 
+import inspect
+
 import torch
 from torch import nn
 from transformers import Qwen3VLConfig, Qwen3VLModel
@@ -34,6 +36,9 @@ def qwen3vl_config(cfg: ModelConfig) -> Qwen3VLConfig:
     )
 
 
+_TAKES_MM_TYPES = "mm_token_type_ids" in inspect.signature(Qwen3VLModel.forward).parameters
+
+
 class Backbone(nn.Module):
     def __init__(self, cfg: ModelConfig) -> None:
         super().__init__()
@@ -47,7 +52,8 @@ class Backbone(nn.Module):
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, pixel_values: torch.Tensor,
                 image_grid_thw: torch.Tensor, mm_token_type_ids: torch.Tensor) -> torch.Tensor:
         """→ (B, L, hidden) last-layer hidden states."""
-        out = self.vlm(input_ids=input_ids, attention_mask=attention_mask, mm_token_type_ids=mm_token_type_ids,
+        extra = {"mm_token_type_ids": mm_token_type_ids} if _TAKES_MM_TYPES else {}  # transformers ≥ 5.2x needs it
+        out = self.vlm(input_ids=input_ids, attention_mask=attention_mask, **extra,
                        pixel_values=pixel_values.to(self.vlm.visual.patch_embed.proj.weight.dtype),
                        image_grid_thw=image_grid_thw, use_cache=False)
         return out.last_hidden_state
