@@ -16,5 +16,5 @@ setup(
     maintainer_email="psi0@example.org",
     description="Ψ0 model, inference engines, real-time chunking, policy node, data and training pipelines.",
     license="Apache-2.0",
-    entry_points={"console_scripts": []},
+    entry_points={"console_scripts": ["policy_node = psi0_policy.policy_node:main"]},
 )

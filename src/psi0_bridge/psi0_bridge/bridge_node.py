@@ -115,8 +115,16 @@ class BridgeNode(Node):
             f"{cfg['control_rate_hz']:.0f} Hz, wbc={cfg['wbc']}, auto_enable={cfg['auto_enable']}")
 
     # ---- clock ---------------------------------------------------------------------------------
+    # The control loop, the watchdogs and the DDS listeners run on the monotonic clock: reading the ROS
+    # clock from several threads at 500 Hz is not safe in rclpy (with use_sim_time it is updated by the
+    # executor), and a wall-clock deadline must not depend on /clock arriving. Chunk stamps (ROS time,
+    # sim time under use_sim_time) are converted once, at arrival, in the executor thread.
     def now(self) -> float:
-        return self.get_clock().now().nanoseconds * 1e-9
+        return time.monotonic()
+
+    def ros_to_local(self, t_ros: float) -> float:
+        """A ROS-time stamp as a time on the bridge's monotonic clock (call from the executor thread)."""
+        return time.monotonic() + (t_ros - self.get_clock().now().nanoseconds * 1e-9)
 
     # ---- robot inputs (Cyclone threads) -------------------------------------------------------
     def _listener_priority(self) -> None:
@@ -145,7 +153,7 @@ class BridgeNode(Node):
 
     # ---- ROS inputs (executor thread) --------------------------------------------------------
     def _on_chunk(self, msg: ActionChunk) -> None:
-        t0 = msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9
+        t0 = self.ros_to_local(msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9)
         with self.lock:
             ok = self.core.on_chunk(self.now(), chunk_id=msg.chunk_id, t0=t0, dt=float(msg.dt), horizon=msg.horizon,
                                     dim=msg.dim, names=msg.names, data=np.asarray(msg.data, dtype=np.float64),
@@ -291,7 +299,7 @@ class BridgeNode(Node):
         msg.loop_period_error_p99_ms = self.loop_stats.percentile(99)
         msg.loop_overruns = self.loop_stats.overruns
         msg.lowstate_age_ms = float(min(lowstate_age, 1e6) * 1e3)
-        msg.chunk_age_ms = float(min(now - chunk.t0, 1e6) * 1e3) if chunk else -1.0
+        msg.chunk_age_ms = float(min(now - chunk.t0, 1e6) * 1e3) if chunk else -1.0  # since its step 0
         self.pub_status.publish(msg)
         if self.core.state != self._last_state:
             text = f"state {self._last_state.name} -> {self.core.state.name} {st['stop_reason']}"

@@ -84,6 +84,7 @@ class SimLoop:
     def _run(self, duration_s: float | None) -> None:
         if self.camera_factory is not None and self.camera is None:
             self.camera = self.camera_factory()
+            self.camera.render(self.physics.data)  # the first render compiles shaders (~0.3 s): not mid-run
         self._next_frame = self.physics.time
         wall0, sim0 = time.monotonic(), self.physics.time
         end = None if duration_s is None else sim0 + duration_s

@@ -1,0 +1,293 @@
+"""policy_node: camera image(s) + joint_states + instruction → psi0_msgs/ActionChunk, with real-time chunking.
+
+Topics (relative): sub `camera/head/image_raw` (or `image_topics`; sensor-data QoS), `joint_states`,
+`instruction` (std_msgs/String, reliable + transient-local); pub `action_chunk` (reliable, keep-last 1),
+`policy/status` (psi0_msgs/PolicyStatus), `/diagnostics`, optionally `joint_trajectory`.
+Services (std_srvs/Trigger): `policy/activate`, `policy/deactivate` (stop publishing), `policy/pause`,
+`policy/reset` (forget the current chunk and latency history).
+
+Behaviour:
+- The bundle is loaded at start-up (configure); with `autostart` the node activates immediately.
+- A timer (tick_hz) runs the ChunkScheduler; inference runs in a worker thread, so callbacks stay
+  responsive and the executor never waits for the model.
+- At inference start the newest image of every camera must be younger than max_image_age_s and
+  joint_states must have arrived; otherwise the observation is rejected (counted, reported in
+  diagnostics), nothing is published, and the next tick retries. The bridge meanwhile executes the
+  tail of the current chunk and then holds (its own watchdogs decide when to stop).
+- A failed inference (exception) is counted and reported; the node keeps running.
+- Chunk k uses noise seed `seed + k`: replaying the same observations reproduces the same chunks.
+"""
+
+from __future__ import annotations
+
+import enum
+import queue
+import sys
+import threading
+import time
+from collections import deque
+
+import numpy as np
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from rclpy.node import Node
+from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
+from sensor_msgs.msg import Image, JointState
+from std_msgs.msg import String
+from std_srvs.srv import Trigger
+from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
+
+from psi0.params import ConfigError
+from psi0.robot import action_names, load_g1
+from psi0.ros_params import declare_schema, run_node
+from psi0_msgs.msg import ActionChunk, PolicyStatus
+from psi0_policy.image_codec import image_to_numpy
+from psi0_policy.node_config import SCHEMA
+from psi0_policy.observation import StateBuilder
+from psi0_policy.rtc import ChunkScheduler, Request, SchedulerConfig
+
+
+class Mode(enum.IntEnum):  # values match PolicyStatus
+    UNCONFIGURED = 0
+    INACTIVE = 1
+    ACTIVE = 2
+    PAUSED = 3
+    ERROR = 4
+
+
+def to_sec(stamp) -> float:
+    return stamp.sec + stamp.nanosec * 1e-9
+
+
+def stamp_msg(t: float):
+    from builtin_interfaces.msg import Time
+
+    sec = int(np.floor(t))
+    return Time(sec=sec, nanosec=min(round((t - sec) * 1e9), 999_999_999))
+
+
+class PolicyNode(Node):
+    def __init__(self, policy=None, **kwargs) -> None:
+        super().__init__("policy", automatically_declare_parameters_from_overrides=True, **kwargs)
+        cfg = self.cfg = declare_schema(self, SCHEMA)
+        self.mode = Mode.UNCONFIGURED
+        self.last_error = ""
+        self.robot = load_g1()
+        self.names = action_names(self.robot)
+        self.state = StateBuilder(self.robot)
+        self.images: dict[str, tuple[float, np.ndarray]] = {}
+        self.instruction = cfg["instruction"]
+        self.counters = {"chunks": 0, "rejected": 0, "failures": 0}
+        self.latencies_ms: deque[float] = deque(maxlen=200)
+        self.last_reject = ""
+
+        import torch
+
+        torch.set_num_threads(cfg["cpu_threads"])
+        if policy is None:
+            if not cfg["bundle"]:
+                raise ConfigError("policy.bundle is empty: point it at an exported bundle folder (psi0 export)")
+            from psi0_policy.policy import Policy
+
+            kw = {"device": cfg["device"], "dtype": cfg["dtype"], "conditioning": cfg["conditioning"]} \
+                if cfg["engine"] == "torch" else {}
+            policy = Policy.load(cfg["bundle"], engine=cfg["engine"], **kw)
+        self.policy = policy
+        mcfg = policy.cfg
+        self.scheduler = ChunkScheduler(SchedulerConfig(horizon=mcfg.horizon, dt=1.0 / 30.0,
+                                                        s_min=min(cfg["s_min"], mcfg.horizon),
+                                                        d_max=min(cfg["d_max"], mcfg.horizon - 1)))
+        self.mode = Mode.ACTIVE if cfg["autostart"] else Mode.INACTIVE
+
+        for topic in cfg["image_topics"]:
+            self.create_subscription(Image, topic, lambda m, t=topic: self._on_image(t, m), qos_profile_sensor_data)
+        self.create_subscription(JointState, "joint_states", self._on_joints, 10)
+        latched = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
+        self.create_subscription(String, "instruction", self._on_instruction, latched)
+        self.pub_chunk = self.create_publisher(ActionChunk, "action_chunk",
+                                               QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE))
+        self.pub_traj = self.create_publisher(JointTrajectory, "joint_trajectory", 1) if cfg["publish_trajectory"] else None
+        self.pub_status = self.create_publisher(PolicyStatus, "policy/status", latched)
+        self.pub_diag = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
+        for name, fn in (("activate", self._srv_activate), ("deactivate", self._srv_deactivate),
+                         ("pause", self._srv_pause), ("reset", self._srv_reset)):
+            self.create_service(Trigger, f"policy/{name}", fn)
+
+        self._requests: queue.Queue = queue.Queue(maxsize=1)
+        self._results: queue.Queue = queue.Queue()
+        self._stop = threading.Event()
+        self._worker = threading.Thread(target=self._work, name="policy_inference", daemon=True)
+        self._worker.start()
+        self.create_timer(1.0 / cfg["tick_hz"], self._tick)
+        self.create_timer(1.0 / cfg["status_rate_hz"], self._publish_status)
+        self.get_logger().info(f"policy up: engine {cfg['engine']}, cameras {cfg['image_topics']}, mode {self.mode.name}")
+
+    # ---- inputs --------------------------------------------------------------------------------
+    def now(self) -> float:
+        return self.get_clock().now().nanoseconds * 1e-9
+
+    def _on_image(self, topic: str, msg: Image) -> None:
+        try:
+            self.images[topic] = (to_sec(msg.header.stamp), image_to_numpy(msg, "rgb8"))
+        except ValueError as e:
+            self.last_reject = f"{topic}: {e}"
+            self.counters["rejected"] += 1
+
+    def _on_joints(self, msg: JointState) -> None:
+        self.state.update_joints(msg.name, msg.position, to_sec(msg.header.stamp))
+
+    def _on_instruction(self, msg: String) -> None:
+        if msg.data != self.instruction:
+            self.get_logger().info(f"instruction: {msg.data!r}")
+        self.instruction = msg.data
+
+    # ---- scheduling (executor thread) --------------------------------------------------------------
+    def _observation_problem(self, now: float) -> str:
+        for topic in self.cfg["image_topics"]:
+            if topic not in self.images:
+                return f"no image yet on {topic}"
+            age = now - self.images[topic][0]
+            if age > self.cfg["max_image_age_s"]:
+                return f"image on {topic} is {age * 1e3:.0f} ms old (> {self.cfg['max_image_age_s'] * 1e3:.0f} ms)"
+        if self.state.stamp is None:
+            return "no joint_states yet"
+        missing = self.state.missing()
+        if missing:
+            return f"joint_states lacks {missing[:3]}"
+        if not self.instruction:
+            return "no instruction yet"
+        return ""
+
+    def _tick(self) -> None:
+        self._collect()
+        if self.mode != Mode.ACTIVE or not self.scheduler.should_start(self.now()):
+            return
+        now = self.now()
+        problem = self._observation_problem(now)
+        if problem:
+            if problem != self.last_reject:
+                self.get_logger().warning(f"observation rejected: {problem}", throttle_duration_sec=2.0)
+            self.last_reject = problem
+            self.counters["rejected"] += 1
+            return
+        req = self.scheduler.begin(now)
+        images = [self.images[t][1] for t in self.cfg["image_topics"]]
+        obs_stamp = min(self.images[t][0] for t in self.cfg["image_topics"])
+        seed = self.cfg["seed"] + self.scheduler.next_id
+        self._requests.put((req, images, self.instruction, self.state.state(), obs_stamp, seed, time.monotonic()))
+
+    def _work(self) -> None:
+        while not self._stop.is_set():
+            try:
+                req, images, instruction, state, obs_stamp, seed, t_start = self._requests.get(timeout=0.1)
+            except queue.Empty:
+                continue
+            try:
+                chunk = self.policy.infer(images, instruction, state, req.prefix, req.prefix_len, seed=seed)
+                self._results.put((req, chunk, obs_stamp, (time.monotonic() - t_start) * 1e3, None))
+            except Exception as e:
+                self._results.put((req, None, obs_stamp, (time.monotonic() - t_start) * 1e3, e))
+
+    def _collect(self) -> None:
+        while True:
+            try:
+                req, chunk, obs_stamp, ms, err = self._results.get_nowait()
+            except queue.Empty:
+                return
+            now = self.now()
+            if err is not None or chunk is None or not np.all(np.isfinite(chunk)):
+                self.scheduler.fail(now)
+                self.counters["failures"] += 1
+                self.last_error = repr(err) if err is not None else "non-finite chunk"
+                self.get_logger().error(f"inference failed: {self.last_error}", throttle_duration_sec=2.0)
+                continue
+            if self.mode != Mode.ACTIVE:  # deactivated while inferring: drop the result
+                self.scheduler.fail(now)
+                continue
+            sc = self.scheduler.complete(now, chunk)
+            self.latencies_ms.append(ms)
+            self._publish(req, sc, obs_stamp, ms)
+
+    def _publish(self, req: Request, sc, obs_stamp: float, ms: float) -> None:
+        m = ActionChunk()
+        m.header.stamp = stamp_msg(sc.t0)
+        m.header.frame_id = "g1"
+        m.chunk_id = sc.chunk_id
+        m.obs_stamp = stamp_msg(obs_stamp)
+        m.dt = float(sc.dt)
+        m.horizon, m.dim = int(sc.actions.shape[0]), int(sc.actions.shape[1])
+        m.names = self.names
+        m.data = sc.actions.astype(np.float32).ravel().tolist()
+        m.prefix_len = sc.prefix_len
+        m.inference_ms = float(ms)
+        self.pub_chunk.publish(m)
+        self.counters["chunks"] += 1
+        self.state.update_command(sc.actions[min(sc.prefix_len, len(sc.actions) - 1)])
+        if self.pub_traj is not None:
+            self._publish_trajectory(sc)
+
+    def _publish_trajectory(self, sc) -> None:
+        """The chunk's arm and hand columns as a JointTrajectory (for ros2_control consumers)."""
+        n = 28
+        traj = JointTrajectory()
+        traj.header.stamp = stamp_msg(sc.t0)
+        traj.joint_names = self.names[:n]
+        for i, row in enumerate(sc.actions):
+            p = JointTrajectoryPoint(positions=row[:n].astype(float).tolist())
+            t = i * sc.dt
+            p.time_from_start.sec, p.time_from_start.nanosec = int(t), round((t % 1) * 1e9)
+            traj.points.append(p)
+        self.pub_traj.publish(traj)
+
+    # ---- services --------------------------------------------------------------------------------
+    def _srv_activate(self, _req, res):
+        self.mode = Mode.ACTIVE
+        res.success, res.message = True, "active"
+        return res
+
+    def _srv_deactivate(self, _req, res):
+        self.mode = Mode.INACTIVE
+        res.success, res.message = True, "inactive: no chunks are published (the bridge holds, then stops)"
+        return res
+
+    def _srv_pause(self, _req, res):
+        self.mode = Mode.PAUSED
+        res.success, res.message = True, "paused"
+        return res
+
+    def _srv_reset(self, _req, res):
+        self.scheduler = ChunkScheduler(self.scheduler.cfg)
+        res.success, res.message = True, "scheduler reset"
+        return res
+
+    # ---- reporting --------------------------------------------------------------------------------
+    def _publish_status(self) -> None:
+        lat = np.fromiter(self.latencies_ms, float) if self.latencies_ms else np.zeros(1)
+        st = PolicyStatus(state=int(self.mode), state_name=self.mode.name, last_error=self.last_error,
+                          engine=self.cfg["engine"], instruction=self.instruction,
+                          chunks_published=self.counters["chunks"], observations_rejected=self.counters["rejected"],
+                          inference_failures=self.counters["failures"],
+                          degraded_events=self.scheduler.degraded_events,
+                          latency_p50_ms=float(np.percentile(lat, 50)), latency_p99_ms=float(np.percentile(lat, 99)),
+                          delay_steps=float(self.scheduler.delay_steps()))
+        st.header.stamp = self.get_clock().now().to_msg()
+        self.pub_status.publish(st)
+        d = DiagnosticStatus(name="psi0 policy", hardware_id="policy", message=self.mode.name)
+        d.level = bytes([2 if self.counters["failures"] and self.last_error else 1 if self.last_reject else 0])
+        d.values = [KeyValue(key=k, value=str(v)) for k, v in {
+            "latency_p50_ms": f"{st.latency_p50_ms:.1f}", "latency_p99_ms": f"{st.latency_p99_ms:.1f}",
+            "delay_steps": st.delay_steps, "rejected_observations": self.counters["rejected"],
+            "last_rejection": self.last_reject, "chunks": self.counters["chunks"]}.items()]
+        self.pub_diag.publish(DiagnosticArray(header=st.header, status=[d]))
+
+    def destroy_node(self) -> None:
+        self._stop.set()
+        self._worker.join(timeout=2.0)
+        super().destroy_node()
+
+
+def main() -> int:
+    return run_node(PolicyNode)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

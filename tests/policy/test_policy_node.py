@@ -1,0 +1,113 @@
+"""Node layer: the policy node in-process with a tiny bundle; images, joint states and instruction from
+a test node; chunks come out stamped, seeded and with the committed prefix; stale images are refused."""
+
+import numpy as np
+import pytest
+from rclpy.executors import SingleThreadedExecutor
+from rclpy.node import Node
+from rclpy.parameter import Parameter
+from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
+from sensor_msgs.msg import Image, JointState
+from std_msgs.msg import String
+
+from psi0.robot import action_names, load_g1
+from psi0_msgs.msg import ActionChunk, PolicyStatus
+from psi0_policy.image_codec import numpy_to_image
+from psi0_policy.policy_node import PolicyNode
+from tests.conftest import spin_until
+from tests.policy.bundle import tiny_bundle
+
+pytestmark = [pytest.mark.ros, pytest.mark.timeout(120)]
+
+
+class Feeder:
+    def __init__(self, ctx, node: PolicyNode) -> None:
+        self.node = Node("feeder", context=ctx)
+        self.ex = SingleThreadedExecutor(context=ctx)
+        self.ex.add_node(node)
+        self.ex.add_node(self.node)
+        self.img = self.node.create_publisher(Image, "camera/head/image_raw", qos_profile_sensor_data)
+        self.js = self.node.create_publisher(JointState, "joint_states", 10)
+        latched = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
+        self.instr = self.node.create_publisher(String, "instruction", latched)
+        self.chunks: list[ActionChunk] = []
+        self.status: list[PolicyStatus] = []
+        self.node.create_subscription(ActionChunk, "action_chunk", self.chunks.append,
+                                      QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE))
+        self.node.create_subscription(PolicyStatus, "policy/status", self.status.append, latched)
+        self.image_age = 0.0
+        self.node.create_timer(1 / 30, self._feed)
+        g1 = load_g1()
+        self.names = g1.joint_state_names()
+        self.q = np.concatenate([g1.body.default, g1.hands.default])
+
+    def _feed(self) -> None:
+        now = self.node.get_clock().now()
+        img = numpy_to_image(np.full((480, 640, 3), 90, np.uint8), "rgb8")
+        t = now.nanoseconds * 1e-9 - self.image_age
+        img.header.stamp.sec, img.header.stamp.nanosec = int(t), int((t % 1) * 1e9)
+        self.img.publish(img)
+        js = JointState(name=self.names, position=self.q.tolist())
+        js.header.stamp = now.to_msg()
+        self.js.publish(js)
+
+
+@pytest.fixture
+def running(rclpy_context, tmp_path):
+    bundle = tiny_bundle(tmp_path / "bundle")
+    node = PolicyNode(context=rclpy_context, parameter_overrides=[Parameter("bundle", value=str(bundle)),
+                                                                   Parameter("seed", value=7)])
+    f = Feeder(rclpy_context, node)
+    yield node, f
+    f.ex.shutdown()
+    node.destroy_node()
+    f.node.destroy_node()
+
+
+def test_publishes_real_time_chunks_with_committed_prefix(running):
+    node, f = running
+    f.instr.publish(String(data="touch the red cube"))
+    assert spin_until(f.ex, lambda: len(f.chunks) >= 4, 30), (node.last_reject, node.last_error)
+    c0, c1 = f.chunks[0], f.chunks[1]
+    names = action_names()
+    assert (c0.horizon, c0.dim, list(c0.names)) == (30, 36, names) and len(c0.data) == 30 * 36
+    assert c0.prefix_len == 0 and c1.prefix_len > 0 and c1.chunk_id == c0.chunk_id + 1
+    a0 = np.asarray(c0.data, np.float32).reshape(30, 36)
+    a1 = np.asarray(c1.data, np.float32).reshape(30, 36)
+    t0 = c0.header.stamp.sec + c0.header.stamp.nanosec * 1e-9
+    t1 = c1.header.stamp.sec + c1.header.stamp.nanosec * 1e-9
+    j = round((t1 - t0) / c0.dt)
+    assert j >= 15  # started after s_min steps
+    np.testing.assert_allclose(a1[: c1.prefix_len], a0[j: j + c1.prefix_len], atol=1e-6)  # committed prefix
+    assert np.all(np.abs(a0 - np.asarray(list(load_default()))) <= 0.05 + 1e-5)  # stats keep it near the pose
+    assert c0.inference_ms > 0
+    assert spin_until(f.ex, lambda: f.status and f.status[-1].chunks_published >= 4, 5)
+
+
+def load_default():
+    from psi0.robot import default_action
+
+    return default_action()
+
+
+def test_stale_images_are_refused(running):
+    node, f = running
+    f.image_age = 0.5
+    f.instr.publish(String(data="wave"))
+    spin_until(f.ex, lambda: False, 2.0)
+    assert not f.chunks and node.counters["rejected"] > 0 and "old" in node.last_reject
+    f.image_age = 0.0
+    assert spin_until(f.ex, lambda: len(f.chunks) >= 1, 20)
+
+
+def test_same_seed_and_inputs_give_identical_chunks(rclpy_context, tmp_path):
+    bundle = tiny_bundle(tmp_path / "b")
+    from psi0_policy.policy import Policy
+
+    p = Policy.load(bundle)
+    img = np.full((480, 640, 3), 90, np.uint8)
+    s = np.zeros(36)
+    a = p.infer([img], "wave", s, seed=3)
+    b = p.infer([img], "wave", s, seed=3)
+    c = p.infer([img], "wave", s, seed=4)
+    assert np.array_equal(a, b) and not np.array_equal(a, c)

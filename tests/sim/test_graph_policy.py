@@ -1,0 +1,52 @@
+"""Graph layer, whole stack: simulator + bridge + policy node (tiny bundle, torch engine on CPU) as
+three processes for 20 s: chunks arrive, the bridge executes them, no safety stop."""
+
+import itertools
+import os
+import time
+
+import pytest
+from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
+from std_msgs.msg import String
+
+from psi0.launcher import find_executable
+from tests.bridge.test_bridge_node import RosSide
+from tests.policy.bundle import tiny_bundle
+
+pytestmark = [pytest.mark.sim, pytest.mark.ros, pytest.mark.slow, pytest.mark.timeout(150)]
+_domains = itertools.cycle(range(90 + os.getpid() % 2 * 5, 100))
+
+
+def test_sim_bridge_policy_run_20s_without_a_stop(rclpy_context, spawn, tmp_path):
+    domain = next(_domains)
+    bundle = tiny_bundle(tmp_path / "bundle")
+    # 320×240 frames: what Ψ0 feeds the model anyway (it halves 640×480), and a quarter of the rendering and
+    # transport load of full frames on this 2-core machine (the sim node test covers 640×480)
+    sim = spawn([str(find_executable("psi0_sim", "sim_node")), "--ros-args", "-p", f"robot_domain:={domain}",
+                 "-p", "width:=320", "-p", "height:=240"], name="sim")
+    bridge = spawn([str(find_executable("psi0_bridge", "bridge_node")), "--ros-args", "-p", f"robot_domain:={domain}",
+                    "-p", "auto_enable:=true", "-p", "use_sim_time:=true"], name="bridge")
+    policy = spawn([str(find_executable("psi0_policy", "policy_node")), "--ros-args", "-p", f"bundle:={bundle}",
+                    "-p", "use_sim_time:=true"], name="policy")
+    ros = RosSide(rclpy_context)
+    latched = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
+    instr = ros.node.create_publisher(String, "instruction", latched)
+    instr.publish(String(data="raise your right hand"))
+    try:
+        assert ros.wait(lambda: ros.status is not None and ros.state() == "ACTIVE", 40), \
+            (bridge.output()[-2000:], sim.output()[-2000:])
+        assert ros.wait(lambda: ros.status.chunks_received > 0, 30), policy.output()[-3000:]
+        first = ros.status.chunks_received
+        states, t_end = set(), time.monotonic() + 20
+        while time.monotonic() < t_end:
+            ros.spin(0.2)
+            states.add(ros.state())
+        st = ros.status
+        print(f"20 s: {st.chunks_received - first} chunks executed, states {sorted(states)}, "
+              f"rejected {st.chunks_rejected}, clamps pos {st.position_clamps} vel {st.velocity_clamps}, "
+              f"stop: {st.stop_reason!r}")
+        assert st.chunks_received - first >= 20  # ~2 chunks/s with s_min = H/2
+        assert st.stops == 0 and st.chunks_rejected == 0
+        assert states <= {"ACTIVE", "HOLDING"}, (states, st.stop_reason)
+    finally:
+        ros.close()
