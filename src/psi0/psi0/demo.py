@@ -25,7 +25,7 @@ import numpy as np
 RIGHT_ARM = ("right_shoulder_pitch_joint", "right_shoulder_roll_joint", "right_elbow_joint")
 
 
-def raise_hand_chunks(t_start: float, dt: float = 1 / 30):  # noqa: ANN201 - yields (t0, actions)
+def raise_hand_chunks(t_start: float, dt: float = 1 / 30):
     """Scripted expert: lift the right arm forward-up over 1.5 s, hold 1 s, lower over 1.5 s, then hold the
     default pose. Chunks of 40 steps start every 30 steps: each one overlaps the next, so the bridge always
     has a due step (no hold between chunks)."""
@@ -84,7 +84,7 @@ def main() -> int:
     pub = node.create_publisher(ActionChunk, "action_chunk", QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE))
     code = 1
 
-    def spin(seconds: float, until=None) -> bool:  # noqa: ANN001
+    def spin(seconds: float, until=None) -> bool:
         end = time.monotonic() + seconds
         while time.monotonic() < end:
             ex.spin_once(timeout_sec=0.02)
@@ -132,7 +132,7 @@ def main() -> int:
         print("psi0 demo: " + json.dumps(summary))
         print(f"psi0 demo: wrote {out / 'summary.json'} and {out / 'joint_trajectories.png'}; logs in {out / 'logs'}")
         code = 0 if ok else 1
-    except Exception as e:  # noqa: BLE001 - report, clean up, exit non-zero
+    except Exception as e:
         print(f"psi0 demo: failed: {e}", file=sys.stderr)
     finally:
         ex.shutdown()
@@ -142,7 +142,7 @@ def main() -> int:
     return code
 
 
-def plot(path: Path, t_c, q_c, t_m, q_m, boundaries) -> None:  # noqa: ANN001
+def plot(path: Path, t_c, q_c, t_m, q_m, boundaries) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
