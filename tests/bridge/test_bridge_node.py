@@ -21,6 +21,7 @@ from std_srvs.srv import Trigger
 
 from psi0.launcher import find_executable
 from psi0.robot import action_names, load_g1
+from psi0.rostime import to_time_msg
 from psi0_msgs.msg import ActionChunk, BridgeStatus
 from tests.bridge.helpers import hold_chunk
 from tests.conftest import spin_until
@@ -81,7 +82,7 @@ class RosSide:
         self.chunk_id += 1
         m = ActionChunk()
         now = self.node.get_clock().now().nanoseconds * 1e-9 if t0 is None else t0
-        m.header.stamp.sec, m.header.stamp.nanosec = int(now), int((now % 1) * 1e9)
+        m.header.stamp = to_time_msg(now)
         m.chunk_id, m.dt, m.horizon, m.dim = self.chunk_id, dt, actions.shape[0], actions.shape[1]
         m.names, m.data, m.prefix_len = action_names(), actions.astype(np.float32).ravel().tolist(), prefix
         self.chunks.publish(m)

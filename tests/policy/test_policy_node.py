@@ -11,6 +11,7 @@ from sensor_msgs.msg import Image, JointState
 from std_msgs.msg import String
 
 from psi0.robot import action_names, load_g1
+from psi0.rostime import to_sec, to_time_msg
 from psi0_msgs.msg import ActionChunk, PolicyStatus
 from psi0_policy.image_codec import numpy_to_image
 from psi0_policy.policy_node import PolicyNode
@@ -45,7 +46,7 @@ class Feeder:
         now = self.node.get_clock().now()
         img = numpy_to_image(np.full((480, 640, 3), 90, np.uint8), "rgb8")
         t = now.nanoseconds * 1e-9 - self.image_age
-        img.header.stamp.sec, img.header.stamp.nanosec = int(t), int((t % 1) * 1e9)
+        img.header.stamp = to_time_msg(t)
         self.img.publish(img)
         js = JointState(name=self.names, position=self.q.tolist())
         js.header.stamp = now.to_msg()
@@ -74,8 +75,7 @@ def test_publishes_real_time_chunks_with_committed_prefix(running):
     assert c0.prefix_len == 0 and c1.prefix_len > 0 and c1.chunk_id == c0.chunk_id + 1
     a0 = np.asarray(c0.data, np.float32).reshape(30, 36)
     a1 = np.asarray(c1.data, np.float32).reshape(30, 36)
-    t0 = c0.header.stamp.sec + c0.header.stamp.nanosec * 1e-9
-    t1 = c1.header.stamp.sec + c1.header.stamp.nanosec * 1e-9
+    t0, t1 = to_sec(c0.header.stamp), to_sec(c1.header.stamp)
     j = round((t1 - t0) / c0.dt)
     assert j >= 15  # started after s_min steps
     np.testing.assert_allclose(a1[: c1.prefix_len], a0[j: j + c1.prefix_len], atol=1e-6)  # committed prefix

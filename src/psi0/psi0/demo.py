@@ -55,6 +55,7 @@ def main() -> int:
     from psi0.launcher import Launcher
     from psi0.profiles import load_profile
     from psi0.robot import action_names
+    from psi0.rostime import to_time_msg
     from psi0_msgs.msg import ActionChunk, BridgeStatus
 
     out = Path(os.environ.get("PSI0_DEMO_OUT", "out/demo")).resolve()
@@ -108,7 +109,7 @@ def main() -> int:
             spin(max(0.0, (t0 - t_ros0) + mono0 - time.monotonic() - 0.3))  # send each chunk 0.3 s ahead
             m = ActionChunk(chunk_id=k + 1, dt=float(np.float32(1 / 30)), horizon=len(a), dim=36, names=names,
                             data=a.astype(np.float32).ravel().tolist(), prefix_len=0)
-            m.header.stamp.sec, m.header.stamp.nanosec = int(t0), int((t0 % 1) * 1e9)
+            m.header.stamp = to_time_msg(t0)
             pub.publish(m)
             boundaries.append(mono0 + (t0 - t_ros0))
             for i, row in enumerate(a[:30]):

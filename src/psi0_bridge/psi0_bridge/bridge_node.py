@@ -36,6 +36,7 @@ from unitree_sdk2py.idl.unitree_hg.msg.dds_ import HandCmd_, HandState_, LowCmd_
 from psi0.params import ConfigError
 from psi0.robot import load_g1
 from psi0.ros_params import declare_schema, run_node
+from psi0.rostime import to_sec
 from psi0_bridge.config import SCHEMA
 from psi0_bridge.core import BridgeCore, Output, State
 from psi0_bridge.lowlevel import crc_ok, hand_cmd, lowcmd_message, lowstate_frame, pack_lowcmd
@@ -153,7 +154,7 @@ class BridgeNode(Node):
 
     # ---- ROS inputs (executor thread) --------------------------------------------------------
     def _on_chunk(self, msg: ActionChunk) -> None:
-        t0 = self.ros_to_local(msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9)
+        t0 = self.ros_to_local(to_sec(msg.header.stamp))
         with self.lock:
             ok = self.core.on_chunk(self.now(), chunk_id=msg.chunk_id, t0=t0, dt=float(msg.dt), horizon=msg.horizon,
                                     dim=msg.dim, names=msg.names, data=np.asarray(msg.data, dtype=np.float64),

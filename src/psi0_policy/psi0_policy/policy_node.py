@@ -39,6 +39,7 @@ from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
 from psi0.params import ConfigError
 from psi0.robot import action_names, load_g1
 from psi0.ros_params import declare_schema, run_node
+from psi0.rostime import to_sec, to_time_msg
 from psi0_msgs.msg import ActionChunk, PolicyStatus
 from psi0_policy.image_codec import image_to_numpy
 from psi0_policy.node_config import SCHEMA
@@ -52,17 +53,6 @@ class Mode(enum.IntEnum):  # values match PolicyStatus
     ACTIVE = 2
     PAUSED = 3
     ERROR = 4
-
-
-def to_sec(stamp) -> float:
-    return stamp.sec + stamp.nanosec * 1e-9
-
-
-def stamp_msg(t: float):
-    from builtin_interfaces.msg import Time
-
-    sec = int(np.floor(t))
-    return Time(sec=sec, nanosec=min(round((t - sec) * 1e9), 999_999_999))
 
 
 class PolicyNode(Node):
@@ -209,10 +199,10 @@ class PolicyNode(Node):
 
     def _publish(self, req: Request, sc, obs_stamp: float, ms: float) -> None:
         m = ActionChunk()
-        m.header.stamp = stamp_msg(sc.t0)
+        m.header.stamp = to_time_msg(sc.t0)
         m.header.frame_id = "g1"
         m.chunk_id = sc.chunk_id
-        m.obs_stamp = stamp_msg(obs_stamp)
+        m.obs_stamp = to_time_msg(obs_stamp)
         m.dt = float(sc.dt)
         m.horizon, m.dim = int(sc.actions.shape[0]), int(sc.actions.shape[1])
         m.names = self.names
@@ -229,7 +219,7 @@ class PolicyNode(Node):
         """The chunk's arm and hand columns as a JointTrajectory (for ros2_control consumers)."""
         n = 28
         traj = JointTrajectory()
-        traj.header.stamp = stamp_msg(sc.t0)
+        traj.header.stamp = to_time_msg(sc.t0)
         traj.joint_names = self.names[:n]
         for i, row in enumerate(sc.actions):
             p = JointTrajectoryPoint(positions=row[:n].astype(float).tolist())

@@ -16,7 +16,6 @@ import sys
 os.environ.setdefault("MUJOCO_GL", "egl")
 
 import numpy as np
-from builtin_interfaces.msg import Time
 from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from rosgraph_msgs.msg import Clock
@@ -25,6 +24,7 @@ from std_srvs.srv import Trigger
 
 from psi0.params import Param, Schema
 from psi0.ros_params import declare_schema, run_node
+from psi0.rostime import to_time_msg
 from psi0_sim.loop import SimLoop
 from psi0_sim.model import Scene
 from psi0_sim.physics import G1Physics
@@ -51,11 +51,6 @@ SCHEMA = Schema(
         Param("viewer", "bool", False, "open MuJoCo's passive viewer (needs a display)"),
     ),
 )
-
-
-def stamp(t: float) -> Time:
-    sec = int(t)
-    return Time(sec=sec, nanosec=round((t - sec) * 1e9) % 1_000_000_000)
 
 
 class SimNode(Node):
@@ -107,12 +102,12 @@ class SimNode(Node):
                 raise
 
     def _on_step(self, t: float) -> None:
-        self._publish(self.pub_clock, Clock(clock=stamp(t)))
+        self._publish(self.pub_clock, Clock(clock=to_time_msg(t)))
 
     def _on_frame(self, rgb: np.ndarray, t: float) -> None:
         h, w, _ = rgb.shape
         img = Image(height=h, width=w, encoding="rgb8", is_bigendian=0, step=w * 3)
-        img.header.stamp, img.header.frame_id = stamp(t), "head_camera"
+        img.header.stamp, img.header.frame_id = to_time_msg(t), "head_camera"
         img.data = rgb.tobytes()
         self._publish(self.pub_img, img)
         info = CameraInfo(height=h, width=w, distortion_model="plumb_bob")

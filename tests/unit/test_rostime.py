@@ -1,0 +1,12 @@
+import pytest
+
+from psi0.rostime import to_sec, to_time_msg
+
+pytestmark = pytest.mark.unit
+
+
+@pytest.mark.parametrize("t", [0.0, 5.9999999999, 1.5, 1795702000.123456789, 3.0000000004])
+def test_stamps_round_trip_within_a_nanosecond_and_never_lose_a_second(t):
+    m = to_time_msg(t)
+    assert 0 <= m.nanosec < 1_000_000_000
+    assert abs(to_sec(m) - t) <= 1e-9 * max(1.0, abs(t)) * 2
