@@ -49,6 +49,17 @@ def test_fixed_noise_gives_bit_identical_chunks():
     assert torch.equal(a, b) and not torch.equal(a, c)
 
 
+def eight_samples():
+    """A fresh tiny model and 8 training samples: observations and smooth chunks distinct per sample."""
+    torch.manual_seed(0)
+    m = Psi0Model(get_config("tiny"))
+    inputs, state = observations(8, seed=1)
+    t = torch.linspace(0, 1, m.cfg.horizon)
+    actions = torch.stack([torch.sin(2 * np.pi * (t[:, None] * (k + 1) / 4 + torch.arange(36) / 36)) * 0.8
+                           for k in range(8)])  # (8, H, D)
+    return m, inputs, state, actions, torch.Generator().manual_seed(0)
+
+
 @pytest.fixture(scope="module")
 def trained():
     """A tiny model overfitted on 8 samples (shared by the overfit, prefix and checkpoint tests).
@@ -57,13 +68,7 @@ def trained():
     expectation over t and ε, and averaging draws makes its gradient precise enough to memorise the
     8 chunks in a few hundred steps (one draw per sample plateaus near 0.15 after 400 steps).
     """
-    torch.manual_seed(0)
-    m = Psi0Model(get_config("tiny"))
-    inputs, state = observations(8, seed=1)
-    g = torch.Generator().manual_seed(0)
-    t = torch.linspace(0, 1, m.cfg.horizon)
-    actions = torch.stack([torch.sin(2 * np.pi * (t[:, None] * (k + 1) / 4 + torch.arange(36) / 36)) * 0.8
-                           for k in range(8)])  # (8, H, D) smooth, distinct per sample
+    m, inputs, state, actions, g = eight_samples()
     rep = 4
     batch_inputs = {k: v.repeat(rep, 1) for k, v in inputs.items()}
     steps, opt = 400, torch.optim.AdamW(m.parameters(), lr=3e-3)
@@ -102,13 +107,7 @@ def test_guidance_mode_pulls_the_prefix_within_tolerance():
     """Inference-time RTC: the previous chunk is one of the policy's own samples (as at run time); a new
     chunk drawn with other noise follows it on the frozen steps when guided, not when unguided.
     A partly trained model is used: it still has sample diversity for guidance to act on."""
-    torch.manual_seed(0)
-    m = Psi0Model(get_config("tiny"))
-    inputs, state = observations(8, seed=1)
-    g = torch.Generator().manual_seed(0)
-    t = torch.linspace(0, 1, m.cfg.horizon)
-    actions = torch.stack([torch.sin(2 * np.pi * (t[:, None] * (k + 1) / 4 + torch.arange(36) / 36)) * 0.8
-                           for k in range(8)])
+    m, inputs, state, actions, g = eight_samples()
     opt = torch.optim.AdamW(m.parameters(), lr=3e-3)
     for _ in range(100):
         loss = m.loss(inputs, state, actions, generator=g)
