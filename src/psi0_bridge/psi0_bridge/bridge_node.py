@@ -39,8 +39,8 @@ from psi0.ros_params import declare_schema, run_node
 from psi0.rostime import to_sec
 from psi0_bridge.config import SCHEMA
 from psi0_bridge.core import BridgeCore, Output, State
-from psi0_bridge.lowlevel import crc_ok, hand_cmd, lowcmd_message, lowstate_frame, pack_lowcmd
-from psi0_bridge.robot_dds import Endpoint
+from psi0_bridge.lowlevel import crc_ok, hand_cmd, lowcmd_cdr, lowstate_frame, pack_lowcmd
+from psi0_bridge.robot_dds import Endpoint, write_serialized
 from psi0_bridge.safety import LoopStats
 from psi0_bridge.wbc import StandController
 from psi0_msgs.msg import ActionChunk, BridgeStatus
@@ -198,7 +198,7 @@ class BridgeNode(Node):
         mm = self.core.measured.mode_machine
         if out.body is None or mm is None:
             return
-        self.lowcmd_writer.write(lowcmd_message(pack_lowcmd(out.body, mode_machine=mm, mode_pr=0)))
+        write_serialized(self.lowcmd_writer, lowcmd_cdr(pack_lowcmd(out.body, mode_machine=mm, mode_pr=0)))
         self.frames_sent += 1
         self.damping_frames += int(out.damping)
         if out.hands is not None:

@@ -103,6 +103,21 @@ def lowcmd_message(f: np.ndarray) -> LowCmd_:
                    reserve=[0, 0, 0, 0], crc=int(f["crc"]))
 
 
+_CDR_LE = b"\x00\x01\x00\x00"  # encapsulation header: plain CDR, little-endian (what Cyclone's Python writes)
+
+
+def lowcmd_cdr(f: np.ndarray) -> bytes:
+    """The serialized (CDR) LowCmd_ sample for a packed frame, bytes-identical to `lowcmd_message(f).serialize()`.
+
+    CDR aligns each primitive to its own size, counted from the start of the data, and pads no struct as a
+    whole: after the two leading uint8 the first MotorCmd_'s `mode` byte follows at offset 2 (the C layout,
+    which the CRC covers, pads to 4 first); from motor 0's `q` on, CDR is the C layout shifted by 4 bytes.
+    Building these bytes takes ~5 µs instead of ~0.2 ms of Python object construction + serialisation.
+    """
+    c = f.tobytes()
+    return _CDR_LE + c[0:2] + c[4:5] + b"\x00" + c[8:]
+
+
 def lowcmd_frame(msg: LowCmd_) -> np.ndarray:
     """Pack a received SDK LowCmd_ (what the robot / simulator does before checking the CRC)."""
     f = np.zeros((), dtype=LOWCMD_DTYPE)

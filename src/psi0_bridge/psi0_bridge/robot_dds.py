@@ -17,6 +17,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from cyclonedds._clayer import ddspy_write
 from cyclonedds.builtin import BuiltinDataReader, BuiltinTopicDcpsPublication
 from cyclonedds.core import InstanceState, Listener
 from cyclonedds.domain import Domain, DomainParticipant
@@ -43,6 +44,17 @@ def participant(domain_id: int, interface: str) -> DomainParticipant:
         elif existing[1] != interface:
             raise ValueError(f"DDS domain {domain_id} already bound to {existing[1]}, not {interface}")
     return DomainParticipant(domain_id)
+
+
+def write_serialized(writer: DataWriter, data: bytes) -> None:
+    """Write an already serialized sample (CDR with its encapsulation header) — the fast path for LowCmd_.
+
+    Uses the same C call as DataWriter.write after its Python serialisation step; falls back to nothing
+    else: callers keep the IdlStruct path for other types.
+    """
+    ret = ddspy_write(writer._ref, data)
+    if ret < 0:
+        raise RuntimeError(f"DDS write failed ({ret})")
 
 
 class Endpoint:
