@@ -16,5 +16,6 @@ setup(
     maintainer_email="psi0@example.org",
     description="G1 low-level interface, whole-body controller slot, safety layer, bridge and camera nodes.",
     license="Apache-2.0",
-    entry_points={"console_scripts": ["bridge_node = psi0_bridge.bridge_node:main",]},
+    entry_points={"console_scripts": ["bridge_node = psi0_bridge.bridge_node:main",
+                                      "camera_node = psi0_bridge.camera_node:main"]},
 )
