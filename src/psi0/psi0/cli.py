@@ -3,6 +3,8 @@
   psi0 up <profile> [name:=value ...]   start a profile's nodes (launcher.py)
   psi0 profiles                         list the profiles and their arguments
   psi0 params <node>                    print a node's parameter schema as Markdown
+  psi0 record <bag> <topic> [...]       record topics of the live graph to a rosbag2 (MCAP / sqlite3)
+  psi0 replay <bag>                     publish a bag's topics with the original timing
 """
 
 from __future__ import annotations
@@ -19,6 +21,10 @@ from psi0.profiles import load_profile, share_dir
 # node name -> "module:SCHEMA" (imported lazily so `psi0 up` does not import torch or mujoco)
 SCHEMAS = {
     "estop_heartbeat": "psi0.estop_heartbeat:SCHEMA",
+    "bridge": "psi0_bridge.config:SCHEMA",
+    "camera": "psi0_bridge.camera_node:SCHEMA",
+    "policy": "psi0_policy.node_config:SCHEMA",
+    "sim": "psi0_sim.sim_node:SCHEMA",
 }
 
 
@@ -57,6 +63,71 @@ def cmd_params(ns: argparse.Namespace) -> int:
     return 0
 
 
+def _with_node(name: str, fn):
+    import rclpy
+    from rclpy.executors import SingleThreadedExecutor
+    from rclpy.node import Node
+
+    rclpy.init()
+    node = Node(name)
+    ex = SingleThreadedExecutor()
+    ex.add_node(node)
+    try:
+        return fn(node, ex)
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        ex.shutdown()
+        node.destroy_node()
+        rclpy.try_shutdown()
+
+
+def cmd_record(ns: argparse.Namespace) -> int:
+    from psi0.bags.record import Recorder
+
+    def run(node, ex) -> int:
+        rec = Recorder(node, ns.bag, ns.topics, storage=ns.storage, split_size_mb=ns.split_size_mb,
+                       split_duration_s=ns.split_duration_s)
+        print(f"[psi0 record] waiting for publishers of {ns.topics}")
+        spin = lambda: ex.spin_once(timeout_sec=0.05)  # noqa: E731
+        deadline = time.monotonic() + ns.discover_timeout
+        while True:
+            try:
+                rec.discover(timeout_s=0.1)
+                break
+            except TimeoutError:
+                if time.monotonic() > deadline:
+                    raise
+                spin()
+        rec.start()
+        print(f"[psi0 record] recording {rec.types} to {ns.bag} ({ns.storage}); Ctrl-C stops")
+        end = time.monotonic() + ns.duration if ns.duration else None
+        try:
+            while end is None or time.monotonic() < end:
+                spin()
+        finally:
+            paths = rec.stop()
+            print(f"[psi0 record] {rec.count} messages in {', '.join(map(str, paths))}")
+        return 0
+
+    return _with_node("psi0_record", run)
+
+
+def cmd_replay(ns: argparse.Namespace) -> int:
+    from psi0.bags.replay import Player
+
+    remap = dict(_parse_assignments(ns.remap)) if ns.remap else {}
+
+    def run(node, ex) -> int:
+        player = Player(node, ns.bag, rate=ns.rate, start_offset_s=ns.start_offset, loop=ns.loop, remap=remap)
+        print(f"[psi0 replay] {len(player.msgs)} messages from {ns.bag} at {ns.rate}x")
+        n = player.play(spin=lambda s: ex.spin_once(timeout_sec=s))
+        print(f"[psi0 replay] published {n} messages")
+        return 0
+
+    return _with_node("psi0_replay", run)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="psi0", description="psi0: the Ψ0 stack for the Unitree G1")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -70,6 +141,22 @@ def build_parser() -> argparse.ArgumentParser:
     params = sub.add_parser("params", help="print a node's parameter schema")
     params.add_argument("node")
     params.set_defaults(func=cmd_params)
+    rec = sub.add_parser("record", help="record topics to a rosbag2")
+    rec.add_argument("bag", help="output bag folder (must not exist)")
+    rec.add_argument("topics", nargs="+")
+    rec.add_argument("--storage", choices=("mcap", "sqlite3"), default="mcap")
+    rec.add_argument("--split-size-mb", type=float, default=0.0)
+    rec.add_argument("--split-duration-s", type=float, default=0.0)
+    rec.add_argument("--duration", type=float, default=0.0, help="stop after this many seconds (0: Ctrl-C)")
+    rec.add_argument("--discover-timeout", type=float, default=30.0)
+    rec.set_defaults(func=cmd_record)
+    rep = sub.add_parser("replay", help="publish a bag with its original timing")
+    rep.add_argument("bag")
+    rep.add_argument("--rate", type=float, default=1.0)
+    rep.add_argument("--start-offset", type=float, default=0.0)
+    rep.add_argument("--loop", action="store_true")
+    rep.add_argument("--remap", nargs="*", default=[], help="old:=new topic renames")
+    rep.set_defaults(func=cmd_replay)
     return parser
 
 

@@ -40,7 +40,7 @@ from psi0.params import ConfigError
 from psi0.robot import action_names, load_g1
 from psi0.ros_params import declare_schema, run_node
 from psi0.rostime import to_sec, to_time_msg
-from psi0_msgs.msg import ActionChunk, PolicyStatus
+from psi0_msgs.msg import ActionChunk, PolicyInput, PolicyStatus
 from psi0_policy.image_codec import image_to_numpy
 from psi0_policy.node_config import SCHEMA
 from psi0_policy.observation import StateBuilder
@@ -97,11 +97,14 @@ class PolicyNode(Node):
                                                QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE))
         self.pub_traj = self.create_publisher(JointTrajectory, "joint_trajectory", 1) if cfg["publish_trajectory"] else None
         self.pub_status = self.create_publisher(PolicyStatus, "policy/status", latched)
+        self.pub_input = self.create_publisher(PolicyInput, "policy/input",
+                                               QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE))
         self.pub_diag = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
         for name, fn in (("activate", self._srv_activate), ("deactivate", self._srv_deactivate),
                          ("pause", self._srv_pause), ("reset", self._srv_reset)):
             self.create_service(Trigger, f"policy/{name}", fn)
 
+        self._inputs: dict[int, tuple] = {}  # chunk_id → inputs, published with the chunk (policy/input)
         self._requests: queue.Queue = queue.Queue(maxsize=1)
         self._results: queue.Queue = queue.Queue()
         self._stop = threading.Event()
@@ -163,7 +166,9 @@ class PolicyNode(Node):
         images = [self.images[t][1] for t in self.cfg["image_topics"]]
         obs_stamp = min(self.images[t][0] for t in self.cfg["image_topics"])
         seed = self.cfg["seed"] + self.scheduler.next_id
-        self._requests.put((req, images, self.instruction, self.state.state(), obs_stamp, seed, time.monotonic()))
+        state = self.state.state()
+        self._requests.put((req, images, self.instruction, state, obs_stamp, seed, time.monotonic()))
+        self._inputs[self.scheduler.next_id] = (obs_stamp, state, req.prefix_len, seed, self.instruction)
 
     def _work(self) -> None:
         while not self._stop.is_set():
@@ -210,6 +215,13 @@ class PolicyNode(Node):
         m.prefix_len = sc.prefix_len
         m.inference_ms = float(ms)
         self.pub_chunk.publish(m)
+        inputs = self._inputs.pop(sc.chunk_id, None)
+        if inputs is not None:
+            obs_t, state, prefix_len, seed, instruction = inputs
+            pi = PolicyInput(chunk_id=sc.chunk_id, obs_stamp=to_time_msg(obs_t), image_topics=list(self.cfg["image_topics"]),
+                             state=state.tolist(), prefix_len=prefix_len, seed=seed, instruction=instruction)
+            pi.header = m.header
+            self.pub_input.publish(pi)
         self.counters["chunks"] += 1
         self.state.update_command(sc.actions[min(sc.prefix_len, len(sc.actions) - 1)])
         if self.pub_traj is not None:
