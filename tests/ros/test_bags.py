@@ -119,3 +119,20 @@ def test_split_by_duration(rclpy_context, tmp_path):
     paths = rec.stop()
     ex.shutdown()
     assert len(paths) == 3 and all((p / "metadata.yaml").exists() for p in paths)
+
+
+def test_psi0_record_and_replay_commands(spawn, tmp_path, ros_domain):
+    """The CLI end to end: record a live heartbeat topic for 1.5 s, then replay the bag."""
+    from psi0.launcher import find_executable
+
+    spawn([str(find_executable("psi0", "estop_heartbeat")), "--ros-args", "-p", "rate_hz:=20.0"], name="heartbeat")
+    rec = spawn(["psi0", "record", str(tmp_path / "hb"), "estop", "--duration", "1.5"], name="record")
+    assert rec.wait(timeout=40) == 0, rec.output()
+    with AnyReader([tmp_path / "hb"], default_typestore=get_typestore(Stores.EMPTY)) as r:
+        n = sum(1 for _ in r.messages())
+        assert r.connections[0].msgtype == "std_msgs/msg/Bool"
+    assert 20 <= n <= 40, n  # 20 Hz for 1.5 s
+    rep = spawn(["psi0", "replay", str(tmp_path / "hb"), "--rate", "2.0", "--remap", "/estop:=/estop_replayed"],
+                name="replay")
+    assert rep.wait(timeout=30) == 0, rep.output()
+    assert f"published {n} messages" in rep.output()
