@@ -14,10 +14,10 @@ from rclpy.parameter import Parameter
 from rclpy.qos import qos_profile_sensor_data
 from sensor_msgs.msg import CameraInfo, Image
 
+from psi0.image_codec import image_to_numpy
 from psi0.params import ConfigError
 from psi0_bridge.camera_node import CameraNode
 from psi0_bridge.camera_sources import FolderSource, VideoFileSource, crop_resize
-from psi0_policy.image_codec import image_to_numpy
 from tests.conftest import spin_until
 
 pytestmark = [pytest.mark.ros, pytest.mark.timeout(60)]

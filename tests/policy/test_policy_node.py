@@ -10,10 +10,10 @@ from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy, qos_profi
 from sensor_msgs.msg import Image, JointState
 from std_msgs.msg import String
 
+from psi0.image_codec import numpy_to_image
 from psi0.robot import action_names, load_g1
 from psi0.rostime import to_sec, to_time_msg
 from psi0_msgs.msg import ActionChunk, PolicyStatus
-from psi0_policy.image_codec import numpy_to_image
 from psi0_policy.policy_node import PolicyNode
 from tests.conftest import spin_until
 from tests.policy.bundle import tiny_bundle

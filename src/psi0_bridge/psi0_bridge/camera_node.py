@@ -21,6 +21,7 @@ from rclpy.node import Node
 from rclpy.qos import qos_profile_sensor_data
 from sensor_msgs.msg import CameraInfo, Image
 
+from psi0.image_codec import numpy_to_image, pinhole_info
 from psi0.params import ConfigError, Param, Schema
 from psi0.ros_params import declare_schema, run_node
 from psi0_bridge.camera_sources import SourceLost, crop_resize, open_source
@@ -44,14 +45,7 @@ SCHEMA = Schema(
 
 
 def default_info(width: int, height: int, hfov_deg: float = 69.4) -> CameraInfo:
-    fx = 0.5 * width / math.tan(math.radians(hfov_deg) / 2)
-    info = CameraInfo(width=width, height=height, distortion_model="plumb_bob")
-    cx, cy = (width - 1) / 2, (height - 1) / 2
-    info.k = [fx, 0.0, cx, 0.0, fx, cy, 0.0, 0.0, 1.0]
-    info.d = [0.0] * 5
-    info.r = [1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0]
-    info.p = [fx, 0.0, cx, 0.0, 0.0, fx, cy, 0.0, 0.0, 0.0, 1.0, 0.0]
-    return info
+    return pinhole_info(width, height, 0.5 * width / math.tan(math.radians(hfov_deg) / 2))
 
 
 def info_from_yaml(path: str) -> CameraInfo:
@@ -131,9 +125,8 @@ class CameraNode(Node):
             return
         rgb = crop_resize(rgb, self.cfg["crop"], self.cfg["width"], self.cfg["height"])
         h, w = rgb.shape[:2]
-        img = Image(height=h, width=w, encoding="rgb8", is_bigendian=0, step=w * 3)
+        img = numpy_to_image(rgb, "rgb8")
         img.header.stamp, img.header.frame_id = stamp.to_msg(), self.cfg["frame_id"]
-        img.data = rgb.tobytes()
         self.pub_img.publish(img)
         info = self.info if self.info is not None else default_info(w, h)
         info.header = img.header

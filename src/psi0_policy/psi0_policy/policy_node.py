@@ -36,12 +36,12 @@ from std_msgs.msg import String
 from std_srvs.srv import Trigger
 from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
 
+from psi0.image_codec import image_to_numpy
 from psi0.params import ConfigError
 from psi0.robot import action_names, load_g1
 from psi0.ros_params import declare_schema, run_node
 from psi0.rostime import to_sec, to_time_msg
 from psi0_msgs.msg import ActionChunk, PolicyInput, PolicyStatus
-from psi0_policy.image_codec import image_to_numpy
 from psi0_policy.node_config import SCHEMA
 from psi0_policy.observation import StateBuilder
 from psi0_policy.rtc import ChunkScheduler, Request, SchedulerConfig

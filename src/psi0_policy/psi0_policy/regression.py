@@ -55,7 +55,7 @@ def _stamp(t) -> int:
 
 def load_golden(path: str | Path) -> tuple[dict, dict, dict]:
     """→ chunks {id: msg}, inputs {id: msg}, images {(topic, stamp_ns): rgb}."""
-    from psi0_policy.image_codec import image_to_numpy
+    from psi0.image_codec import image_to_numpy
 
     chunks, inputs, images = {}, {}, {}
     with AnyReader([Path(path)], default_typestore=typestore()) as r:

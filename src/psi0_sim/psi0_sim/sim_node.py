@@ -22,6 +22,7 @@ from rosgraph_msgs.msg import Clock
 from sensor_msgs.msg import CameraInfo, Image
 from std_srvs.srv import Trigger
 
+from psi0.image_codec import numpy_to_image, pinhole_info
 from psi0.params import Param, Schema
 from psi0.ros_params import declare_schema, run_node
 from psi0.rostime import to_time_msg
@@ -105,18 +106,11 @@ class SimNode(Node):
         self._publish(self.pub_clock, Clock(clock=to_time_msg(t)))
 
     def _on_frame(self, rgb: np.ndarray, t: float) -> None:
-        h, w, _ = rgb.shape
-        img = Image(height=h, width=w, encoding="rgb8", is_bigendian=0, step=w * 3)
+        img = numpy_to_image(rgb, "rgb8")
         img.header.stamp, img.header.frame_id = to_time_msg(t), "head_camera"
-        img.data = rgb.tobytes()
         self._publish(self.pub_img, img)
-        info = CameraInfo(height=h, width=w, distortion_model="plumb_bob")
+        info = pinhole_info(img.width, img.height, float(self.K[0, 0]), float(self.K[1, 1]))
         info.header = img.header
-        k = self.K
-        info.k = k.ravel().tolist()
-        info.d = [0.0] * 5
-        info.r = [1.0, 0, 0, 0, 1.0, 0, 0, 0, 1.0]
-        info.p = [k[0, 0], 0.0, k[0, 2], 0.0, 0.0, k[1, 1], k[1, 2], 0.0, 0.0, 0.0, 1.0, 0.0]
         self._publish(self.pub_info, info)
 
     def _srv_reset(self, _req: Trigger.Request, res: Trigger.Response) -> Trigger.Response:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 
 import numpy as np
-from sensor_msgs.msg import Image
+from sensor_msgs.msg import CameraInfo, Image
 
 _FORMATS = {"rgb8": (np.uint8, 3), "bgr8": (np.uint8, 3), "mono8": (np.uint8, 1), "16UC1": (np.uint16, 1)}
 
@@ -51,3 +51,15 @@ def numpy_to_image(arr: np.ndarray, encoding: str) -> Image:
                 step=w * ch * a.itemsize)
     msg.data = a.tobytes()
     return msg
+
+
+def pinhole_info(width: int, height: int, fx: float, fy: float | None = None) -> CameraInfo:
+    """sensor_msgs/CameraInfo of an undistorted pinhole camera with the principal point at the centre."""
+    fy = fx if fy is None else fy
+    cx, cy = (width - 1) / 2, (height - 1) / 2
+    info = CameraInfo(width=width, height=height, distortion_model="plumb_bob")
+    info.k = [fx, 0.0, cx, 0.0, fy, cy, 0.0, 0.0, 1.0]
+    info.d = [0.0] * 5
+    info.r = [1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0]
+    info.p = [fx, 0.0, cx, 0.0, 0.0, fy, cy, 0.0, 0.0, 0.0, 1.0, 0.0]
+    return info
