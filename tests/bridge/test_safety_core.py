@@ -123,6 +123,23 @@ def test_s4_valid_chunk_between_rejections_resets_the_count():
     assert d.core.state == State.ACTIVE
 
 
+def test_s3_a_scheduled_future_chunk_is_waited_for_not_stale():
+    d = active_driver()
+    d.chunk(hold_chunk(h=2))
+    d.run_for(0.1)
+    assert d.chunk(hold_chunk(right_elbow_joint=0.5), t0=d.t + 0.8)  # stamped 0.8 s ahead
+    d.run_for(0.7)
+    assert d.core.state == State.ACTIVE and d.core.counters.stops == 0
+    d.run_for(0.4)
+    assert d.core.state == State.ACTIVE and d.q[R_ELBOW] == pytest.approx(0.5)
+
+
+def test_s4_chunk_too_far_in_the_future_is_rejected():
+    d = active_driver()
+    assert not d.chunk(hold_chunk(), t0=d.t + 1.5)
+    assert "in the future" in d.core.last_error
+
+
 # ---- S5 -------------------------------------------------------------------------------------------
 def test_s5_targets_clamped_to_limits_minus_margin_and_counted():
     d = active_driver()

@@ -54,6 +54,8 @@ def validate_chunk(
     expected_names: Sequence[str],
     previous: Chunk | None,
     max_dt: float = 0.5,
+    now: float | None = None,
+    max_future_s: float = 1.0,
 ) -> Chunk:
     """Check every field of an incoming chunk; return it as a Chunk or raise ChunkRejected."""
     d = len(expected_names)
@@ -71,6 +73,8 @@ def validate_chunk(
         raise ChunkRejected(f"chunk {chunk_id}: step period dt={dt} outside (0, {max_dt}]")
     if not math.isfinite(t0):
         raise ChunkRejected(f"chunk {chunk_id}: non-finite stamp")
+    if now is not None and t0 > now + max_future_s:
+        raise ChunkRejected(f"chunk {chunk_id}: step 0 is {t0 - now:.3f} s in the future (> {max_future_s} s)")
     if not np.all(np.isfinite(arr)):
         bad = int(np.flatnonzero(~np.isfinite(arr))[0])
         raise ChunkRejected(f"chunk {chunk_id}: non-finite value at step {bad // dim}, column {expected_names[bad % dim]}")

@@ -49,6 +49,8 @@ SCHEMA = Schema(
         # ---- S4 malformed chunks -------------------------------------------------------------
         P("reject_stop_count", "int", 3, "S4: protective stop after this many rejected chunks in a row", range=(1, 3),
           read_only=True),
+        P("chunk_max_future_s", "float", 1.0, "S4: reject a chunk whose step 0 is further than this in the future",
+          range=(0.05, 2.0), read_only=True),
         P("chunk_max_dt", "float", 0.5, "S4: largest accepted chunk step period (s)", range=(0.005, 0.5), read_only=True),
         # ---- S5 / S6 limits ------------------------------------------------------------------
         P("position_margin", "float", 0.05, "S5: clamp targets to joint limits minus this margin (rad)",

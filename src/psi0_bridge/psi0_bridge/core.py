@@ -175,7 +175,7 @@ class BridgeCore:
         try:
             chunk = validate_chunk(chunk_id=chunk_id, t0=t0, dt=dt, horizon=horizon, dim=dim, names=names, data=data,
                                    prefix_len=prefix_len, expected_names=self.names, previous=self.last_valid_chunk,
-                                   max_dt=self.cfg["chunk_max_dt"])
+                                   max_dt=self.cfg["chunk_max_dt"], now=now, max_future_s=self.cfg["chunk_max_future_s"])
         except ChunkRejected as e:
             c = self.counters
             c.chunks_rejected += 1
@@ -383,6 +383,10 @@ class BridgeCore:
             return
         if self.last_valid_chunk is None and self.state == State.ACTIVE:
             return  # no chunk yet since activation: hold the default pose, not stale
+        pending = self.executor.pending
+        if pending is not None and pending.t0 > now:
+            self._starved_since = None  # a chunk is scheduled (≤ chunk_max_future_s ahead): waiting, not stale
+            return
         if self._starved_since is None:
             self._starved_since = now
         starved = now - self._starved_since
