@@ -126,7 +126,3 @@ class ChunkExecutor:
             return c.actions[0].copy()
         frac = u - i
         return (1.0 - frac) * c.actions[i] + frac * c.actions[i + 1]
-
-    def exhausted(self, now: float) -> bool:
-        """True when nothing is due now and nothing pending is due."""
-        return self.sample(now) is None
