@@ -142,7 +142,6 @@ def test_startup_ramp_chunk_execution_stale_stream_hold_then_damping(rig):
     assert first is not None and np.allclose(first.q[15:29], 0.3, atol=0.05)
     assert list(first.mode[:29]) == [1] * 29 and list(first.mode[29:]) == [0] * 6
     assert tester.wait(lambda: tester.state() == "ACTIVE", 10)
-    t_active = time.monotonic()
     r_sp = G1.body.index("right_shoulder_pitch_joint")  # default 0.0, started at 0.3
     reached = robot.wait_for(lambda f: abs(f.q[r_sp] - G1.body.default[r_sp]) < 1e-3, 1, since=first.t)
     assert reached is not None and reached.t - first.t >= 1.95
@@ -162,7 +161,6 @@ def test_startup_ramp_chunk_execution_stale_stream_hold_then_damping(rig):
     assert stop.t - t_sent <= 1.0 + 0.5 + 0.05  # chunk span + stop_after + transport slack
     assert tester.wait(lambda: tester.state() == "STOPPED", 2)
     assert "S3" in tester.status.stop_reason
-    assert t_active > t_enable
     assert all(f.crc_ok for f in robot.frames_since(0))
 
 

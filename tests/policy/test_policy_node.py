@@ -11,7 +11,7 @@ from sensor_msgs.msg import Image, JointState
 from std_msgs.msg import String
 
 from psi0.image_codec import numpy_to_image
-from psi0.robot import action_names, load_g1
+from psi0.robot import action_names, default_action, load_g1
 from psi0.rostime import to_sec, to_time_msg
 from psi0_msgs.msg import ActionChunk, PolicyStatus
 from psi0_policy.policy_node import PolicyNode
@@ -79,15 +79,9 @@ def test_publishes_real_time_chunks_with_committed_prefix(running):
     j = round((t1 - t0) / c0.dt)
     assert j >= 15  # started after s_min steps
     np.testing.assert_allclose(a1[: c1.prefix_len], a0[j: j + c1.prefix_len], atol=1e-6)  # committed prefix
-    assert np.all(np.abs(a0 - np.asarray(list(load_default()))) <= 0.05 + 1e-5)  # stats keep it near the pose
+    assert np.all(np.abs(a0 - default_action()) <= 0.05 + 1e-5)  # stats keep it near the pose
     assert c0.inference_ms > 0
     assert spin_until(f.ex, lambda: f.status and f.status[-1].chunks_published >= 4, 5)
-
-
-def load_default():
-    from psi0.robot import default_action
-
-    return default_action()
 
 
 def test_stale_images_are_refused(running):

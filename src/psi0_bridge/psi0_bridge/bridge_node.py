@@ -78,6 +78,8 @@ class BridgeNode(Node):
         self.frames_sent = 0
         self.damping_frames = 0
         self._rt_threads: set[int] = set()
+        self._tau = np.zeros(29)  # last measured body torques and accelerometer (for joint_states / imu)
+        self._acc = np.zeros(3)
 
         # ---- robot DDS (Cyclone) -------------------------------------------------------------
         self.dds = Endpoint(cfg["robot_domain"], cfg["network_interface"])
@@ -269,10 +271,10 @@ class BridgeNode(Node):
             if m.mode_machine is None:
                 return
             q, dq = m.q.copy(), m.dq.copy()
-            tau = getattr(self, "_tau", np.zeros(29))
+            tau = self._tau
             hq = np.concatenate([self.hand_q["left"], self.hand_q["right"]])
             hdq = np.concatenate([self.hand_dq["left"], self.hand_dq["right"]])
-            quat, gyro, acc = m.quat.copy(), m.gyro.copy(), getattr(self, "_acc", np.zeros(3))
+            quat, gyro, acc = m.quat.copy(), m.gyro.copy(), self._acc
         js = JointState()
         js.header.stamp = self.get_clock().now().to_msg()
         js.name = self.robot.joint_state_names()

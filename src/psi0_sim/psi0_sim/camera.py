@@ -38,9 +38,5 @@ class Camera:
         flags[mujoco.mjtRndFlag.mjRND_SKYBOX] = 0
         return self.renderer.render().copy()
 
-    def intrinsics(self) -> np.ndarray:
-        """3×3 K matrix."""
-        return intrinsics(self.fovy_deg, self.width, self.height)
-
     def close(self) -> None:
         self.renderer.close()
