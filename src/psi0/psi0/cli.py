@@ -5,6 +5,7 @@
   psi0 params <node>                    print a node's parameter schema as Markdown
   psi0 record <bag> <topic> [...]       record topics of the live graph to a rosbag2 (MCAP / sqlite3)
   psi0 replay <bag>                     publish a bag's topics with the original timing
+  psi0 data convert|stats|check|tokenizer   the data pipeline (psi0_policy.data.cli)
 """
 
 from __future__ import annotations
@@ -157,6 +158,9 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--loop", action="store_true")
     rep.add_argument("--remap", nargs="*", default=[], help="old:=new topic renames")
     rep.set_defaults(func=cmd_replay)
+    from psi0_policy.data.cli import add_parser as add_data  # light: argparse + numpy (the work imports lazily)
+
+    add_data(sub)
     return parser
 
 
@@ -164,7 +168,7 @@ def main(argv: list[str] | None = None) -> int:
     ns = build_parser().parse_args(argv)
     try:
         return ns.func(ns)
-    except ConfigError as e:
+    except (ConfigError, FileNotFoundError, ValueError) as e:  # bad input: one clear line, no traceback
         print(f"psi0: error: {e}", file=sys.stderr)
         return 2
 

@@ -8,15 +8,19 @@ packed rows in the machine's byte order.
 from __future__ import annotations
 
 import sys
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from sensor_msgs.msg import CameraInfo, Image
+
+if TYPE_CHECKING:  # the message classes are imported where messages are built: decoding also serves rosbags' objects
+    from sensor_msgs.msg import CameraInfo, Image
 
 _FORMATS = {"rgb8": (np.uint8, 3), "bgr8": (np.uint8, 3), "mono8": (np.uint8, 1), "16UC1": (np.uint16, 1)}
 
 
-def image_to_numpy(msg: Image, want: str | None = None) -> np.ndarray:
-    """Decode to (H, W, C) (or (H, W) for mono/16UC1). `want` = "rgb8" converts bgr8 → rgb8 and mono8 → gray RGB."""
+def image_to_numpy(msg: Any, want: str | None = None) -> np.ndarray:
+    """Decode a sensor_msgs/Image (rclpy's or rosbags' object) to (H, W, C) (or (H, W) for mono/16UC1).
+    `want` = "rgb8" converts bgr8 → rgb8 and mono8 → gray RGB."""
     if msg.encoding not in _FORMATS:
         raise ValueError(f"unsupported encoding {msg.encoding!r} (supported: {sorted(_FORMATS)})")
     dtype, ch = _FORMATS[msg.encoding]
@@ -40,6 +44,8 @@ def image_to_numpy(msg: Image, want: str | None = None) -> np.ndarray:
 
 
 def numpy_to_image(arr: np.ndarray, encoding: str) -> Image:
+    from sensor_msgs.msg import Image
+
     if encoding not in _FORMATS:
         raise ValueError(f"unsupported encoding {encoding!r}")
     dtype, ch = _FORMATS[encoding]
@@ -55,6 +61,8 @@ def numpy_to_image(arr: np.ndarray, encoding: str) -> Image:
 
 def pinhole_info(width: int, height: int, fx: float, fy: float | None = None) -> CameraInfo:
     """sensor_msgs/CameraInfo of an undistorted pinhole camera with the principal point at the centre."""
+    from sensor_msgs.msg import CameraInfo
+
     fy = fx if fy is None else fy
     cx, cy = (width - 1) / 2, (height - 1) / 2
     info = CameraInfo(width=width, height=height, distortion_model="plumb_bob")
