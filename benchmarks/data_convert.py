@@ -15,7 +15,6 @@ import os
 import shutil
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
@@ -45,7 +44,7 @@ def make_bag(path: Path, frames: int) -> None:
     hdr_t, time_t = ts.types["std_msgs/msg/Header"], ts.types["builtin_interfaces/msg/Time"]
 
     def header(t: float):
-        return hdr_t(stamp=time_t(sec=int(t), nanosec=int(round((t % 1) * 1e9))), frame_id="")
+        return hdr_t(stamp=time_t(sec=int(t), nanosec=round((t % 1) * 1e9)), frame_id="")
 
     imgs = frames_rgb(30, 480, 640)
     names = load_g1().joint_state_names()

@@ -6,6 +6,8 @@
   psi0 record <bag> <topic> [...]       record topics of the live graph to a rosbag2 (MCAP / sqlite3)
   psi0 replay <bag>                     publish a bag's topics with the original timing
   psi0 data convert|stats|check|tokenizer   the data pipeline (psi0_policy.data.cli)
+  psi0 train <stage> --config FILE      pre-train / post-train / fine-tune (psi0_policy.train.cli)
+  psi0 export RUN -o BUNDLE             a deployable bundle for the policy node
 """
 
 from __future__ import annotations
@@ -161,6 +163,9 @@ def build_parser() -> argparse.ArgumentParser:
     from psi0_policy.data.cli import add_parser as add_data  # light: argparse + numpy (the work imports lazily)
 
     add_data(sub)
+    from psi0_policy.train.cli import add_parsers as add_train
+
+    add_train(sub)
     return parser
 
 

@@ -45,6 +45,9 @@ class Policy:
         tok = Path(bundle) / "tokenizer"
         if model.cfg.tokenizer == "qwen" and "tokenizer_dir" not in kwargs:
             kwargs["tokenizer_dir"] = str(tok)
+        onnx = Path(bundle) / "expert.onnx"  # exported by `psi0 export` for one camera
+        if engine == "onnx" and onnx.exists() and "onnx_path" not in kwargs and "context_len" not in kwargs:
+            kwargs["onnx_path"] = str(onnx)
         return cls(model, stats, engine=engine, **kwargs)
 
     def context_len(self, cameras: int) -> int:

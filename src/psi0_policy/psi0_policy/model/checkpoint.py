@@ -27,9 +27,15 @@ from psi0_policy.model.psi0 import Psi0Model
 
 
 def save_checkpoint(model: Psi0Model, folder: str | Path, stats: dict[str, Any] | None = None) -> Path:
+    return save_weights(model.state_dict(), model.cfg, folder, stats)
+
+
+def save_weights(state: dict[str, torch.Tensor], cfg: ModelConfig, folder: str | Path,
+                 stats: dict[str, Any] | None = None) -> Path:
+    """A (full) state dict + its config (+ stats) as a checkpoint folder."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
+    state = {k: v.detach().contiguous().cpu() for k, v in state.items()}
     # tied weights share storage: store each tensor once (safetensors refuses shared storage)
     seen: dict[int, str] = {}
     unique = {}
@@ -40,7 +46,7 @@ def save_checkpoint(model: Psi0Model, folder: str | Path, stats: dict[str, Any] 
         seen[ptr] = k
         unique[k] = v.clone()
     save_file(unique, str(folder / "model.safetensors"), metadata={"format": "psi0"})
-    (folder / "config.json").write_text(json.dumps(model.cfg.to_dict(), indent=2))
+    (folder / "config.json").write_text(json.dumps(cfg.to_dict(), indent=2))
     if stats is not None:
         (folder / "stats.json").write_text(json.dumps(stats))
     return folder

@@ -70,6 +70,9 @@ class ModelConfig:
     vision_end_token_id: int = 151653
     pad_token_id: int = 151643
     rtc_max_delay: int = 7  # training-time real-time chunking: prefix d ~ U{0..rtc_max_delay}
+    # FAST action tokens appended to the text vocabulary by stage-1 pre-training (0: none). They occupy ids
+    # [vocab_size − action_vocab − 2, vocab_size − 2); the last two ids are <action_start>, <action_end>.
+    action_vocab: int = 0
 
     def __post_init__(self) -> None:
         if self.vision.spatial_merge_size * self.vision.patch_size * 1 == 0:

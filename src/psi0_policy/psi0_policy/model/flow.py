@@ -38,10 +38,12 @@ def prefix_mask(delays: torch.Tensor, horizon: int) -> torch.Tensor:
 
 
 def flow_loss(velocity: Velocity, actions: torch.Tensor, noise: torch.Tensor, t: torch.Tensor,
-              prefix: torch.Tensor | None = None) -> torch.Tensor:
-    """Mean squared velocity error over non-prefix tokens.
+              prefix: torch.Tensor | None = None, reduce: bool = True) -> torch.Tensor:
+    """Squared velocity error, averaged per sample over its non-prefix tokens, then over the batch (every
+    sample weighs the same whatever its delay: batches split across processes average to the same value).
 
     actions, noise (B, H, D); t (B,) flow time; prefix (B, H) bool (clean tokens, excluded from the loss).
+    reduce=False → (B,) per-sample losses.
     """
     b, h, _ = actions.shape
     t_tok = t[:, None].expand(b, h).clone()
@@ -50,7 +52,8 @@ def flow_loss(velocity: Velocity, actions: torch.Tensor, noise: torch.Tensor, t:
     x = t_tok[..., None] * noise + (1 - t_tok[..., None]) * actions
     err = (velocity(x, t_tok) - (noise - actions)).pow(2).mean(dim=-1)  # (B, H)
     keep = torch.ones_like(err) if prefix is None else (~prefix).to(err.dtype)
-    return (err * keep).sum() / keep.sum().clamp_min(1.0)
+    per_sample = (err * keep).sum(dim=1) / keep.sum(dim=1).clamp_min(1.0)  # (B,)
+    return per_sample.mean() if reduce else per_sample
 
 
 @torch.no_grad()

@@ -8,6 +8,7 @@ D action dim, S state dim, W expert width.
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from psi0_policy.model import flow
@@ -41,13 +42,41 @@ class Psi0Model(nn.Module):
              generator: torch.Generator | None = None, rtc: bool = True) -> torch.Tensor:
         """Flow-matching loss on a batch: actions (B, H, D) normalised; t ~ U(0, 1); with `rtc` a clean prefix of
         d ~ U{0..rtc_max_delay} tokens per sample, left out of the loss."""
-        b, h, _ = actions.shape
-        obs, mask = self.context(inputs, state)
+        b = actions.shape[0]
         noise = torch.randn(actions.shape, generator=generator).to(actions.device)
         t = torch.rand(b, generator=generator).to(actions.device)
-        prefix = flow.prefix_mask(flow.sample_delays(b, self.cfg.rtc_max_delay, generator), h).to(actions.device) \
-            if rtc and self.cfg.rtc_max_delay > 0 else None
-        return flow.flow_loss(self.velocity_fn(obs, mask), actions, noise, t, prefix)
+        delays = flow.sample_delays(b, self.cfg.rtc_max_delay, generator) if rtc and self.cfg.rtc_max_delay > 0 else None
+        return self.loss_from(inputs, state, actions, noise, t, delays).mean()
+
+    def loss_from(self, inputs: BackboneInputs, state: torch.Tensor, actions: torch.Tensor, noise: torch.Tensor,
+                  t: torch.Tensor, delays: torch.Tensor | None = None) -> torch.Tensor:
+        """Per-sample flow losses (B,) for given noise (B, H, D), flow times t (B,) and RTC delays (B,) (None: no prefix)."""
+        obs, mask = self.context(inputs, state)
+        prefix = flow.prefix_mask(delays.to(actions.device), actions.shape[1]) if delays is not None else None
+        return flow.flow_loss(self.velocity_fn(obs, mask), actions, noise, t, prefix, reduce=False)
+
+    def token_logits(self, inputs: BackboneInputs) -> torch.Tensor:
+        """(B, L, V) next-token logits of the backbone through its tied embedding (stage-1 pre-training)."""
+        hidden = self.backbone(**inputs)  # (B, L, C)
+        return hidden @ self.backbone.vlm.language_model.embed_tokens.weight.T.to(hidden.dtype)
+
+    def answer_token_loss(self, inputs: BackboneInputs, labels: torch.Tensor, ignore: int = -100) -> torch.Tensor:
+        """Per-sample (B,) cross-entropy of the labelled tokens (labels (B, L), `ignore` elsewhere): position i
+        predicts token i + 1; each sample averages over its own labelled tokens."""
+        logits = self.token_logits(inputs)[:, :-1].float()
+        y = labels[:, 1:]
+        ce = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1), ignore_index=ignore,
+                             reduction="none").view_as(y)
+        keep = (y != ignore).float()
+        return (ce * keep).sum(1) / keep.sum(1).clamp_min(1.0)
+
+    def forward(self, mode: str, *args: torch.Tensor | BackboneInputs | None) -> torch.Tensor:
+        """Training entry point (what DDP/FSDP wrap): "flow" → loss_from(...), "tokens" → answer_token_loss(...)."""
+        if mode == "flow":
+            return self.loss_from(*args)
+        if mode == "tokens":
+            return self.answer_token_loss(*args)
+        raise ValueError(f"unknown training mode {mode!r}")
 
     @torch.no_grad()
     def sample_actions(self, inputs: BackboneInputs, state: torch.Tensor, noise: torch.Tensor,
