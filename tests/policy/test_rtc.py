@@ -58,3 +58,17 @@ def test_sync_chunking_starves_and_jumps_at_200ms(continuing_policy):
     sync = simulate(continuing_policy, 0.2, duration_s=5.0, mode="sync").summary()
     print("rtc", rtc, "\nsync", sync)
     assert sync["starved_ticks"] > 0 and sync["boundary_jump_p99"] > rtc["boundary_jump_p99"]
+
+
+@pytest.mark.unit
+def test_synchronous_baseline_waits_for_the_chunk_and_starts_on_arrival():
+    s = ChunkScheduler(SchedulerConfig(horizon=30, s_min=15, d_max=10, synchronous=True))
+    req = s.begin(0.0)
+    c = s.complete(0.05, np.zeros((30, 4)))
+    assert req.prefix is None and c.prefix_len == 0 and c.t0 == pytest.approx(0.1)  # expected latency ≥ actual: kept
+    assert not s.should_start(c.t0 + 15 / 30) and not s.should_start(c.t0 + 29.5 / 30)
+    assert s.should_start(c.t0 + 30 / 30)  # only once the chunk is used up
+    req = s.begin(c.t0 + 1.0)
+    assert req.prefix is None and req.prefix_len == 0
+    late = s.complete(c.t0 + 1.3, np.ones((30, 4)))
+    assert late.t0 == pytest.approx(c.t0 + 1.3)  # the robot held meanwhile; the chunk starts where it arrives

@@ -41,6 +41,11 @@ def test_documented_commands_exist():
             seen += 1
             if words[0] == "psi0":
                 assert words[1] in subcommands, f"{doc.name}: `{cmd}`: no such psi0 subcommand"
+                if len(words) >= 3 and not any(w.startswith("<") or "..." in w or "…" in w for w in words):
+                    try:  # the documented arguments parse with the real parser
+                        build_parser().parse_args(words[1:])
+                    except SystemExit:
+                        pytest.fail(f"{doc.name}: `{cmd}` does not parse")
                 if words[1] == "up" and len(words) > 2 and not words[2].startswith("<"):
                     load_profile(words[2], dict(a.split(":=", 1) for a in words[3:] if ":=" in a))
                 if words[1] == "params" and not words[2].startswith("<"):

@@ -8,6 +8,7 @@
   psi0 data convert|stats|check|tokenizer   the data pipeline (psi0_policy.data.cli)
   psi0 train <stage> --config FILE      pre-train / post-train / fine-tune (psi0_policy.train.cli)
   psi0 export RUN -o BUNDLE             a deployable bundle for the policy node
+  psi0 eval [--episodes N] [--chunking rtc sync] [--expert] [--record DIR]   closed-loop evaluation in simulation
 """
 
 from __future__ import annotations
@@ -166,6 +167,12 @@ def build_parser() -> argparse.ArgumentParser:
     from psi0_policy.train.cli import add_parsers as add_train
 
     add_train(sub)
+    from psi0.evaluate import add_arguments as add_eval
+    from psi0.evaluate import run as run_eval
+
+    ev = sub.add_parser("eval", help="closed-loop evaluation in the simulator (N seeded episodes)")
+    add_eval(ev)
+    ev.set_defaults(func=run_eval)
     return parser
 
 

@@ -1,10 +1,11 @@
 """policy_node: camera image(s) + joint_states + instruction → psi0_msgs/ActionChunk, with real-time chunking.
 
 Topics (relative): sub `camera/head/image_raw` (or `image_topics`; sensor-data QoS), `joint_states`,
-`instruction` (std_msgs/String, reliable + transient-local); pub `action_chunk` (reliable, keep-last 1),
+`instruction` (std_msgs/String, reliable + transient-local), `action_chunk` (only to continue chunk ids after the
+newest seen: the bridge rejects ids that are not newer); pub `action_chunk` (reliable, keep-last 1),
 `policy/status` (psi0_msgs/PolicyStatus), `/diagnostics`, optionally `joint_trajectory`.
 Services (std_srvs/Trigger): `policy/activate`, `policy/deactivate` (stop publishing), `policy/pause`,
-`policy/reset` (forget the current chunk and latency history).
+`policy/reset` (forget the current chunk and latency history; chunk ids keep increasing).
 
 Behaviour:
 - The bundle is loaded at start-up (configure); with `autostart` the node activates immediately.
@@ -85,7 +86,8 @@ class PolicyNode(Node):
         mcfg = policy.cfg
         self.scheduler = ChunkScheduler(SchedulerConfig(horizon=mcfg.horizon, dt=1.0 / 30.0,
                                                         s_min=min(cfg["s_min"], mcfg.horizon),
-                                                        d_max=min(cfg["d_max"], mcfg.horizon - 1)))
+                                                        d_max=min(cfg["d_max"], mcfg.horizon - 1),
+                                                        synchronous=cfg["chunking"] == "sync"))
         self.mode = Mode.ACTIVE if cfg["autostart"] else Mode.INACTIVE
 
         for topic in cfg["image_topics"]:
@@ -95,6 +97,8 @@ class PolicyNode(Node):
         self.create_subscription(String, "instruction", self._on_instruction, latched)
         self.pub_chunk = self.create_publisher(ActionChunk, "action_chunk",
                                                QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE))
+        self.create_subscription(ActionChunk, "action_chunk", self._on_chunk_seen,
+                                 QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE))
         self.pub_traj = self.create_publisher(JointTrajectory, "joint_trajectory", 1) if cfg["publish_trajectory"] else None
         self.pub_status = self.create_publisher(PolicyStatus, "policy/status", latched)
         self.pub_input = self.create_publisher(PolicyInput, "policy/input",
@@ -127,6 +131,11 @@ class PolicyNode(Node):
 
     def _on_joints(self, msg: JointState) -> None:
         self.state.update_joints(msg.name, msg.position, to_sec(msg.header.stamp))
+
+    def _on_chunk_seen(self, msg: ActionChunk) -> None:
+        """Chunk ids continue after the newest id on the topic (ours, a restarted predecessor's, a scripted or
+        teleoperation source's): the bridge rejects ids that are not newer (S4)."""
+        self.scheduler.next_id = max(self.scheduler.next_id, int(msg.chunk_id) + 1)
 
     def _on_instruction(self, msg: String) -> None:
         if msg.data != self.instruction:
@@ -178,6 +187,8 @@ class PolicyNode(Node):
                 continue
             try:
                 chunk = self.policy.infer(images, instruction, state, req.prefix, req.prefix_len, seed=seed)
+                if self.cfg["extra_latency_ms"] > 0:  # evaluation: emulate a slower model
+                    time.sleep(self.cfg["extra_latency_ms"] / 1e3)
                 self._results.put((req, chunk, obs_stamp, (time.monotonic() - t_start) * 1e3, None))
             except Exception as e:
                 self._results.put((req, None, obs_stamp, (time.monotonic() - t_start) * 1e3, e))
@@ -257,7 +268,9 @@ class PolicyNode(Node):
         return res
 
     def _srv_reset(self, _req, res):
+        next_id = self.scheduler.next_id
         self.scheduler = ChunkScheduler(self.scheduler.cfg)
+        self.scheduler.next_id = next_id  # ids never go back: the bridge rejects a chunk id that is not newer
         res.success, res.message = True, "scheduler reset"
         return res
 

@@ -8,6 +8,9 @@ d_max) the request carries prefix = chunk k's steps [j, j+d) where j is the firs
 after the start, and the new chunk is stamped t0_{k+1} = t0_k + j·dt so that its step i lines up
 with chunk k's step j+i. The bridge switches at the first due step ≥ d: continuous by construction.
 
+Synchronous baseline (`synchronous=True`): the next inference starts only when the current chunk is used
+up, carries no prefix, and the new chunk starts when it arrives — the bridge holds in between.
+
 Degradation: if the current chunk has fewer steps left than the expected delay (inference slower
 than the remaining budget), the request is still made (prefix padded by holding the last action)
 and the event is counted; the bridge executes the tail, then holds. A failed or late inference
@@ -32,6 +35,7 @@ class SchedulerConfig:
     margin_steps: int = 1  # safety margin added to the latency estimate
     latency_window: int = 20
     initial_latency_s: float = 0.1
+    synchronous: bool = False  # baseline: infer only once the chunk is used up, no prefix, start on arrival
 
     def __post_init__(self) -> None:
         if not 0 < self.s_min <= self.horizon or not 0 <= self.d_max < self.horizon:
@@ -83,12 +87,15 @@ class ChunkScheduler:
         if self.in_flight is not None:
             return False
         c = self.current
-        return c is None or now >= c.t0 + self.cfg.s_min * c.dt - 1e-9
+        if c is None:
+            return True
+        steps = c.actions.shape[0] if self.cfg.synchronous else self.cfg.s_min
+        return now >= c.t0 + steps * c.dt - 1e-9
 
     def begin(self, now: float) -> Request:
         """Start an inference at `now`: the committed prefix and the new chunk's stamp."""
         c = self.current
-        if c is None:  # first chunk: nothing committed; step 0 due once inference is expected done
+        if c is None or self.cfg.synchronous:  # nothing committed; step 0 due once inference is expected done
             req = Request(now, now + self.latency_estimate(), None, 0, None)
         else:
             j = max(0, math.ceil((now - c.t0) / c.dt - 1e-9))  # first step due at or after now
@@ -109,6 +116,8 @@ class ChunkScheduler:
         self.in_flight = None
         latency = now - req.started
         self.latencies.append(latency)
+        if self.cfg.synchronous:  # the robot waited (held): the chunk starts where it arrives
+            req = Request(req.started, max(req.t0, now), None, 0, None)
         if req.base_chunk_id is not None and req.prefix_len and now > req.t0 + req.prefix_len * self.cfg.dt:
             self.degraded_events += 1  # arrived after its prefix ran out: the bridge held meanwhile
         chunk = ScheduledChunk(self.next_id, req.t0, self.cfg.dt, np.asarray(actions), req.prefix_len, latency)

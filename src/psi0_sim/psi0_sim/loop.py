@@ -38,12 +38,16 @@ class SimLoop:
     def __init__(self, physics: G1Physics, iface: SimRobotInterface, realtime: bool = True, rate_factor: float = 1.0,
                  camera: Callable[[], Camera] | None = None, camera_rate_hz: float = 30.0,
                  on_frame: Callable[[np.ndarray, float], None] | None = None,
-                 on_step: Callable[[float], None] | None = None) -> None:
+                 on_step: Callable[[float], None] | None = None,
+                 views: tuple[tuple[Callable[[], Camera], float, Callable[[np.ndarray, float], None]], ...] = ()) -> None:
+        """`views`: extra cameras (factory, rate Hz, callback), e.g. the third-person view for videos."""
         self.physics, self.iface = physics, iface
         self.realtime, self.rate_factor = realtime, rate_factor
-        # The camera is created in the loop's own thread: an EGL context is current in one thread only.
+        # Cameras are created in the loop's own thread: an EGL context is current in one thread only.
         self.camera_factory, self.camera_period = camera, 1.0 / camera_rate_hz
         self.camera: Camera | None = None
+        self.view_specs = views
+        self.views: list[list] = []  # [camera, period, callback, next due time]
         self.error: BaseException | None = None
         self.on_frame, self.on_step = on_frame, on_step
         self.stats = LoopStats()
@@ -61,7 +65,14 @@ class SimLoop:
             if self.camera is not None and t + 1e-9 >= self._next_frame:
                 self._next_frame += self.camera_period
                 frame = self.camera.render(self.physics.data)
+            extra = []
+            for v in self.views:
+                if t + 1e-9 >= v[3]:
+                    v[3] += v[1]
+                    extra.append((v[2], v[0].render(self.physics.data)))
         self.stats.steps += 1
+        for callback, img in extra:
+            callback(img, t)
         if self.on_step is not None:
             self.on_step(t)
         if frame is not None:
@@ -80,11 +91,15 @@ class SimLoop:
             if self.camera is not None:
                 self.camera.close()
                 self.camera = None
+            for v in self.views:
+                v[0].close()
+            self.views = []
 
     def _run(self, duration_s: float | None) -> None:
         if self.camera_factory is not None and self.camera is None:
             self.camera = self.camera_factory()
             self.camera.render(self.physics.data)  # the first render compiles shaders (~0.3 s): not mid-run
+        self.views = [[factory(), 1.0 / rate, callback, self.physics.time] for factory, rate, callback in self.view_specs]
         self._next_frame = self.physics.time
         wall0, sim0 = time.monotonic(), self.physics.time
         end = None if duration_s is None else sim0 + duration_s

@@ -2,7 +2,8 @@
 
 Robot side (Cyclone DDS, unitree_hg types): see robot_interface.py — `rt/lowstate` at 500 Hz,
 `rt/lowcmd`, Dex3 state/cmd. ROS side: `camera/head/image_raw` (rgb8, 640×480, 30 Hz, stamped with
-the sim time of capture, best-effort keep-last 2) and `camera/head/camera_info`, `/clock`
+the sim time of capture, best-effort keep-last 2) and `camera/head/camera_info`, optionally
+`camera/third_person/image_raw` (`third_person_rate_hz`), `/clock`
 (rosgraph_msgs/Clock, every step, when `publish_clock`), and the `sim/reset` service (std_srvs/Trigger:
 robot back to its standing pose, objects back to their seeded places). The physics runs in its own
 thread; the executor only serves the reset service.
@@ -48,6 +49,8 @@ SCHEMA = Schema(
         Param("camera_rate_hz", "float", 30.0, "head camera rate (sim time)", range=(1.0, 60.0)),
         Param("width", "int", 640, "image width", range=(64, 1920)),
         Param("height", "int", 480, "image height", range=(48, 1080)),
+        Param("third_person_rate_hz", "float", 0.0, "publish the third-person view on camera/third_person/image_raw "
+              "at this rate (0 = off; for videos)", range=(0.0, 60.0)),
         Param("publish_clock", "bool", True, "publish /clock every physics step"),
         Param("viewer", "bool", False, "open MuJoCo's passive viewer (needs a display)"),
     ),
@@ -73,10 +76,17 @@ class SimNode(Node):
         self.pub_img = self.create_publisher(Image, "camera/head/image_raw", sensor)
         self.pub_info = self.create_publisher(CameraInfo, "camera/head/camera_info", sensor)
         self.pub_clock = self.create_publisher(Clock, "/clock", 10) if cfg["publish_clock"] else None
+        views = ()
+        if cfg["third_person_rate_hz"] > 0:
+            from psi0_sim.camera import Camera
+
+            self.pub_view = self.create_publisher(Image, "camera/third_person/image_raw", sensor)
+            views = ((lambda: Camera(self.physics.model, "third_person", cfg["width"], cfg["height"]),
+                      cfg["third_person_rate_hz"], self._on_view),)
         self.create_service(Trigger, "sim/reset", self._srv_reset)
         self.loop = SimLoop(self.physics, self.iface, realtime=cfg["realtime"], rate_factor=cfg["rate_factor"],
                             camera=camera, camera_rate_hz=cfg["camera_rate_hz"], on_frame=self._on_frame,
-                            on_step=self._on_step if self.pub_clock else None)
+                            on_step=self._on_step if self.pub_clock else None, views=views)
         self.viewer = None
         if cfg["viewer"] and os.environ.get("DISPLAY"):
             import mujoco.viewer
@@ -112,6 +122,11 @@ class SimNode(Node):
         info = pinhole_info(img.width, img.height, float(self.K[0, 0]), float(self.K[1, 1]))
         info.header = img.header
         self._publish(self.pub_info, info)
+
+    def _on_view(self, rgb: np.ndarray, t: float) -> None:
+        img = numpy_to_image(rgb, "rgb8")
+        img.header.stamp, img.header.frame_id = to_time_msg(t), "third_person"
+        self._publish(self.pub_view, img)
 
     def _srv_reset(self, _req: Trigger.Request, res: Trigger.Response) -> Trigger.Response:
         self.loop.reset()

@@ -30,6 +30,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     c.add_argument("--fps", type=float, default=30.0)
     c.add_argument("--image-topic", action="append", dest="image_topics", help="bag: camera topic(s)")
     c.add_argument("--action-topic", default=None, help="bag: ActionChunk or JointState topic")
+    c.add_argument("--action-frame", default=None, help="bag: only chunks with this header.frame_id (e.g. expert)")
     c.add_argument("--no-progress", action="store_true")
     c.set_defaults(func=cmd_convert)
     s = dsub.add_parser("stats", help="recompute meta/stats.json (streaming)")
@@ -51,7 +52,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def cmd_convert(ns: argparse.Namespace) -> int:
     from psi0_policy.data.convert import convert
 
-    opts = {"task": ns.task, "stride": ns.stride, "fps": ns.fps, "image_topics": ns.image_topics, "action_topic": ns.action_topic}
+    opts = {"task": ns.task, "stride": ns.stride, "fps": ns.fps, "image_topics": ns.image_topics, "action_topic": ns.action_topic,
+            "action_frame": ns.action_frame}
     r = convert(ns.format, [Path(s) for s in ns.sources], Path(ns.out), workers=ns.workers, progress=not ns.no_progress, **opts)
     print(f"psi0 data convert: {r.converted}/{r.episodes} episodes ({r.resumed} resumed, {len(r.failed)} failed), "
           f"{r.frames} frames in {r.seconds:.1f} s ({r.frames_per_second:.0f} frames/s) → {r.output}")

@@ -56,7 +56,8 @@ def read(fmt: str, path: Path, options: dict[str, Any]) -> Episode:
     if fmt == "teleop":
         return teleop.read_teleop(path, task=options.get("task"), fps=float(options.get("fps", 30.0)))
     if fmt == "bag":
-        kw = {k: options[k] for k in ("image_topics", "action_topic", "joint_topic", "task", "fps") if options.get(k)}
+        kw = {k: options[k] for k in ("image_topics", "action_topic", "joint_topic", "task", "fps", "action_frame")
+              if options.get(k)}
         if "image_topics" in kw:
             kw["image_topics"] = tuple(kw["image_topics"])
         return rosbag_reader.read_bag(path, **kw)

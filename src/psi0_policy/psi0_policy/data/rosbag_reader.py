@@ -71,7 +71,10 @@ class _Chunks:
 
 def read_bag(path: str | Path, image_topics: tuple[str, ...] = ("camera/head/image_raw",),
              action_topic: str = "action_chunk", joint_topic: str = "joint_states",
-             instruction_topic: str = "instruction", task: str | None = None, fps: float = 30.0) -> Episode:
+             instruction_topic: str = "instruction", task: str | None = None, fps: float = 30.0,
+             action_frame: str = "") -> Episode:
+    """`action_frame`: only ActionChunks whose header.frame_id is this count (e.g. "expert": the scripted
+    expert's chunks, not the harness's reset/hold chunks recorded around them); "" = all."""
     path = Path(path)
     names36 = action_names()
     g1 = load_g1()
@@ -100,6 +103,8 @@ def read_bag(path: str | Path, image_topics: tuple[str, ...] = ("camera/head/ima
                 elif c.topic == _abs(instruction_topic):
                     texts.append(msg.data)
                 elif c.msgtype == "psi0_msgs/msg/ActionChunk":
+                    if action_frame and msg.header.frame_id != action_frame:
+                        continue
                     cols = [names36.index(n) if n in names36 else -1 for n in msg.names]
                     if -1 in cols or msg.dim != len(cols):
                         raise EpisodeError(f"{path}: chunk {msg.chunk_id} has columns outside the Ψ0 layout: {list(msg.names)}")

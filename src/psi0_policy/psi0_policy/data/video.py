@@ -17,29 +17,47 @@ import numpy as np
 CODEC = "h264"
 
 
+class Writer:
+    """An MP4 written frame by frame (the stream opens on the first frame, which fixes the size)."""
+
+    def __init__(self, path: str | Path, fps: float, crf: int = 18, preset: str = "veryfast") -> None:
+        self.out = av.open(str(path), mode="w")
+        self.rate = Fraction(fps).limit_denominator(1001)
+        self.crf, self.preset = crf, preset
+        self.stream = None
+        self.frames = 0
+
+    def add(self, rgb: np.ndarray) -> None:
+        if self.stream is None:
+            h, w = rgb.shape[:2]
+            if h % 2 or w % 2:
+                raise ValueError(f"frame size {w}x{h}: H.264 yuv420p needs even width and height")
+            self.stream = self.out.add_stream("libx264", rate=self.rate)
+            self.stream.width, self.stream.height, self.stream.pix_fmt = w, h, "yuv420p"
+            self.stream.options = {"crf": str(self.crf), "preset": self.preset, "bf": "0"}
+            self.stream.time_base = 1 / self.rate
+        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
+        frame.pts = self.frames
+        for packet in self.stream.encode(frame):
+            self.out.mux(packet)
+        self.frames += 1
+
+    def close(self) -> int:
+        if self.stream is not None:
+            for packet in self.stream.encode():
+                self.out.mux(packet)
+        self.out.close()
+        return self.frames
+
+
 def encode(path: str | Path, frames: Iterable[np.ndarray], fps: float, crf: int = 18, preset: str = "veryfast") -> int:
     """Write (H, W, 3) uint8 RGB frames as an MP4; returns the number of frames. Sizes must be even."""
-    n = 0
-    rate = Fraction(fps).limit_denominator(1001)
-    with av.open(str(path), mode="w") as out:
-        stream = None
+    w = Writer(path, fps, crf, preset)
+    try:
         for rgb in frames:
-            if stream is None:
-                h, w = rgb.shape[:2]
-                if h % 2 or w % 2:
-                    raise ValueError(f"frame size {w}x{h}: H.264 yuv420p needs even width and height")
-                stream = out.add_stream("libx264", rate=rate)
-                stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
-                stream.options = {"crf": str(crf), "preset": preset, "bf": "0"}
-                stream.time_base = 1 / rate
-            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
-            frame.pts = n
-            for packet in stream.encode(frame):
-                out.mux(packet)
-            n += 1
-        if stream is not None:
-            for packet in stream.encode():
-                out.mux(packet)
+            w.add(rgb)
+    finally:
+        n = w.close()
     return n
 
 

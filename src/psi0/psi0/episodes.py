@@ -1,0 +1,318 @@
+"""Episode harness for the simulated tasks, against a running `demo` graph (sim + bridge + policy).
+
+Per episode (seeded): move the task's joints to the seeded start pose with scripted ActionChunks (the bridge
+executes them like any other chunks), then either let the policy act (policy/reset + policy/activate; the
+scripted hold continues until the policy's first chunk arrives, so the bridge never runs dry) or play the
+scripted expert — optionally recording a rosbag of the expert's demonstration (camera, joint_states,
+action_chunk, instruction) with psi0's Recorder. Measured: success and time to success (task test on the
+measured joint_states, sim time), safety events (bridge stops, rejected chunks, states seen), what the bridge
+executed (chunks replayed through its own ChunkExecutor) and the chunk-boundary jumps, inference latency.
+
+All timing is on the simulator's clock (/clock): the harness, bridge and policy run with use_sim_time.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from psi0.chunk_metrics import Received, boundary_jumps, executed
+from psi0.robot import action_names, default_action
+from psi0.tasks import DT, RaiseRightHand
+
+SCRIPT_FRAME = "script"
+EXPERT_FRAME = "expert"  # the demonstration's chunks (psi0 data convert bag --action-frame expert)
+ROWS, EVERY, LEAD_S = 40, 30, 0.3  # scripted chunks: 40 rows published every 30 rows, 0.3 s ahead
+
+
+@dataclass
+class EpisodeResult:
+    seed: int
+    actor: str  # policy | expert
+    success: bool
+    time_to_success_s: float | None
+    stops: int
+    chunks_rejected: int
+    states: list[str]
+    policy_chunks: int
+    jumps: dict[str, float] = field(default_factory=dict)
+    inference_ms: list[float] = field(default_factory=list)
+    bag: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d.pop("inference_ms")
+        return d
+
+
+class ScriptStream:
+    """Publishes a (N, 36) trajectory as overlapping chunks, then holds its last row until stopped. `frame`:
+    the chunks' header.frame_id ("script" for resets and holds, "expert" for demonstrations)."""
+
+    def __init__(self, traj: np.ndarray, t0: float, frame: str = SCRIPT_FRAME) -> None:
+        self.traj, self.t0, self.k, self.frame = traj, t0, 0, frame
+
+    def rows(self, k: int) -> np.ndarray:
+        idx = np.minimum(np.arange(k, k + ROWS), len(self.traj) - 1)
+        return self.traj[idx]
+
+    def due(self, now: float) -> list[tuple[float, np.ndarray]]:
+        out = []
+        while self.t0 + self.k * DT - now < LEAD_S:
+            out.append((self.t0 + self.k * DT, self.rows(self.k)))
+            self.k += EVERY
+        return out
+
+    def finished(self, now: float) -> bool:
+        return now >= self.t0 + (len(self.traj) - 1) * DT
+
+
+class Harness:
+    def __init__(self, task: RaiseRightHand, video: Path | None = None, video_fps: float = 15.0) -> None:
+        import rclpy
+        from rclpy.executors import SingleThreadedExecutor
+        from rclpy.node import Node
+        from rclpy.parameter import Parameter
+        from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
+        from sensor_msgs.msg import Image, JointState
+        from std_msgs.msg import String
+        from std_srvs.srv import Trigger
+
+        from psi0_msgs.msg import ActionChunk, BridgeStatus, PolicyStatus
+
+        if not rclpy.ok():
+            rclpy.init()
+        self.task = task
+        self.node = Node("psi0_episodes", parameter_overrides=[Parameter("use_sim_time", value=True)])
+        self.ex = SingleThreadedExecutor()
+        self.ex.add_node(self.node)
+        self.names = action_names()
+        rel = QoSProfile(depth=20, reliability=ReliabilityPolicy.RELIABLE)
+        latched = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
+        self.pub_chunk = self.node.create_publisher(ActionChunk, "action_chunk", rel)
+        self.pub_instr = self.node.create_publisher(String, "instruction", latched)
+        self.pub_instr.publish(String(data=task.instruction))
+        self.received: list[tuple[Received, str, float]] = []  # (chunk, frame_id, inference_ms)
+        self.joints: list[tuple[float, np.ndarray]] = []
+        self.bridge: BridgeStatus | None = None
+        self.policy: PolicyStatus | None = None
+        self.states_seen: set[str] = set()
+        self._idx: list[int] | None = None
+        self.node.create_subscription(ActionChunk, "action_chunk", self._on_chunk, rel)
+        self.node.create_subscription(JointState, "joint_states", self._on_joints, 50)
+        self.node.create_subscription(BridgeStatus, "bridge/status", self._on_bridge, latched)
+        self.node.create_subscription(PolicyStatus, "policy/status", lambda m: setattr(self, "policy", m), latched)
+        self.clients = {n: self.node.create_client(Trigger, f"policy/{n}") for n in ("activate", "pause", "reset")}
+        self.chunk_id = 0
+        self.video = None
+        if video is not None:
+            from psi0_policy.data.video import Writer
+
+            self.video = Writer(video, video_fps)
+            self._video_every = max(1, round(30 / video_fps))
+            self._view: np.ndarray | None = None
+            self._head_count = 0
+            self.node.create_subscription(Image, "camera/head/image_raw", self._on_head, qos_profile_sensor_data)
+            self.node.create_subscription(Image, "camera/third_person/image_raw", self._on_view, qos_profile_sensor_data)
+        self.filming = False
+
+    # ---- callbacks ---------------------------------------------------------------------------
+    def now(self) -> float:
+        return self.node.get_clock().now().nanoseconds * 1e-9
+
+    def _on_chunk(self, m) -> None:
+        from psi0.rostime import to_sec
+        from psi0_bridge.chunks import Chunk
+
+        a = np.tile(default_action(), (m.horizon, 1))
+        data = np.asarray(m.data, dtype=np.float64).reshape(m.horizon, m.dim)
+        a[:, [self.names.index(n) for n in m.names]] = data
+        c = Chunk(int(m.chunk_id), to_sec(m.header.stamp), float(m.dt), a, int(m.prefix_len))
+        self.received.append((Received(self.now(), c), m.header.frame_id, float(m.inference_ms)))
+
+    def _on_joints(self, m) -> None:
+        if self._idx is None:
+            self._idx = [list(m.name).index(j) for j in self.task.joints]
+        self.joints.append((self.now(), np.array([m.position[i] for i in self._idx])))
+
+    def _on_bridge(self, m) -> None:
+        self.bridge = m
+        self.states_seen.add(m.state_name)
+
+    def _on_view(self, m) -> None:
+        from psi0.image_codec import image_to_numpy
+
+        self._view = image_to_numpy(m, "rgb8")
+
+    def _on_head(self, m) -> None:
+        from psi0.image_codec import image_to_numpy
+
+        self._head_count += 1
+        if not self.filming or self._head_count % self._video_every:
+            return
+        head = image_to_numpy(m, "rgb8")
+        view = self._view if self._view is not None and self._view.shape == head.shape else np.zeros_like(head)
+        self.video.add(np.concatenate([head, view], axis=1))
+
+    # ---- plumbing ----------------------------------------------------------------------------
+    def spin(self, seconds: float, until=None, stream: ScriptStream | None = None) -> bool:
+        """Spin for up to `seconds` of wall time; publishes the stream's due chunks; True once until() holds."""
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            self.ex.spin_once(timeout_sec=0.01)
+            if stream is not None:
+                for t0, rows in stream.due(self.now()):
+                    self.publish(t0, rows, stream.frame)
+            if until is not None and until():
+                return True
+        return until is None
+
+    def publish(self, t0: float, rows: np.ndarray, frame: str = SCRIPT_FRAME) -> None:
+        from psi0.rostime import to_time_msg
+        from psi0_msgs.msg import ActionChunk
+
+        # ids continue after the newest on the topic (the bridge rejects an id that is not newer; the policy node
+        # continues after ours the same way)
+        self.chunk_id = max([self.chunk_id, *(r.chunk.chunk_id for r, _, _ in self.received[-50:])]) + 1
+        m = ActionChunk(chunk_id=self.chunk_id, dt=float(np.float32(DT)), horizon=len(rows), dim=36, names=self.names,
+                        data=rows.astype(np.float32).ravel().tolist(), prefix_len=0)
+        m.header.stamp, m.header.frame_id = to_time_msg(t0), frame
+        self.pub_chunk.publish(m)
+
+    def call(self, name: str, timeout: float = 10.0) -> None:
+        from std_srvs.srv import Trigger
+
+        cli = self.clients[name]
+        if not cli.wait_for_service(timeout_sec=timeout):
+            raise RuntimeError(f"service policy/{name} not available")
+        fut = cli.call_async(Trigger.Request())
+        if not self.spin(timeout, fut.done) or not fut.result().success:
+            raise RuntimeError(f"policy/{name} failed")
+
+    def stream_start(self, lead: float = 0.1) -> float:
+        """Step-0 time for a new scripted stream: ahead of now and after every chunk already sent (the bridge
+        rejects a chunk whose step 0 is earlier than its predecessor's, S4)."""
+        last = max((r.chunk.t0 for r, _, _ in self.received), default=-np.inf)
+        return max(self.now() + lead, last + DT)
+
+    def command_at(self, t: float | None = None) -> np.ndarray:
+        """What the bridge commands at t (default now), from every chunk received so far."""
+        cmd, _ = executed([r for r, _, _ in self.received], np.array([self.now() if t is None else t]), default_action())
+        return cmd[0]
+
+    def wait_ready(self, timeout: float = 90.0, settle_s: float = 4.0) -> None:
+        """Bridge ACTIVE (after its start-up ramp), joint_states flowing, then `settle_s` for the gantry release."""
+        if not self.spin(timeout, lambda: self.bridge is not None and self.bridge.state_name == "ACTIVE" and bool(self.joints)):
+            raise RuntimeError(f"the bridge did not become ACTIVE within {timeout} s "
+                               f"(state {self.bridge.state_name if self.bridge else 'unknown'})")
+        hold = ScriptStream(np.repeat(self.command_at()[None], 2, axis=0), self.stream_start())
+        t_end = self.now() + settle_s
+        self.spin(settle_s * 4 + 10, lambda: self.now() >= t_end, hold)
+
+    # ---- episodes ----------------------------------------------------------------------------
+    def reset_to(self, seed: int) -> ScriptStream:
+        t0 = self.stream_start()
+        traj = self.task.move(self.command_at(t0), self.task.start_pose(seed), hold_s=0.8)
+        stream = ScriptStream(traj, t0)
+        self.spin(60, lambda: stream.finished(self.now()), stream)
+        return stream
+
+    def run(self, seed: int, actor: str = "policy", record: Path | None = None) -> EpisodeResult:
+        if actor not in ("policy", "expert"):
+            raise ValueError("actor: policy or expert")
+        stream = self.reset_to(seed)
+        stops0 = self.bridge.stops if self.bridge else 0
+        rej0 = self.bridge.chunks_rejected if self.bridge else 0
+        self.states_seen = {self.bridge.state_name} if self.bridge else set()
+        n_received = len(self.received)
+        t_ep = self.now()
+        limit = self.task.time_limit_s
+        self.filming = self.video is not None
+        recorder = None
+        if actor == "policy":
+            # stop extending the hold and let its newest chunk start (≥ 1 s of it remains), so the policy's first
+            # chunk is never stamped before it (the bridge would reject that, S4)
+            last = max(r.chunk.t0 for r, _, _ in self.received)
+            self.spin(10, lambda: self.now() >= last + DT)
+            self.call("reset")
+            self.call("activate")
+            first = lambda: any(f == "g1" for _, f, _ in self.received[n_received:])  # noqa: E731
+            if not self.spin(30, first):
+                raise RuntimeError("the policy published no chunk within 30 s of activation")
+            self.spin(60, lambda: self.now() >= t_ep + limit or self._succeeded(t_ep))
+            self.call("pause")
+        else:
+            if record is not None:
+                recorder = self._start_recorder(record)
+                self.spin(1.0, None, stream)
+            t0 = self.stream_start(LEAD_S)
+            traj = self.task.expert(self.command_at(t0), hold_s=1.0)
+            stream = ScriptStream(traj, t0, EXPERT_FRAME)
+            self.spin(60, lambda: stream.finished(self.now()), stream)
+        t_end = self.now()
+        self._keep_holding()  # before anything slow: the bridge must never run dry between episodes
+        if recorder is not None:
+            recorder.stop()
+            recorder.node.destroy_node()
+        self.filming = False
+        ok, t_ok = self._success(t_ep)
+        new = self.received[n_received:]
+        pol = [(r, ms) for r, f, ms in new if f == "g1"]
+        jumps: dict[str, float] = {}
+        if len(pol) >= 2:
+            start = pol[0][0].chunk.t0
+            grid = np.arange(start, t_end, DT)
+            cmd, sw = executed([r for r, _, _ in self.received[:n_received]] + [r for r, _ in pol], grid, default_action())
+            jumps = boundary_jumps(cmd, sw, list(range(14, 28)))
+        return EpisodeResult(seed=seed, actor=actor, success=ok, time_to_success_s=t_ok,
+                             stops=(self.bridge.stops - stops0) if self.bridge else 0,
+                             chunks_rejected=(self.bridge.chunks_rejected - rej0) if self.bridge else 0,
+                             states=sorted(self.states_seen), policy_chunks=len(pol), jumps=jumps,
+                             inference_ms=[ms for _, ms in pol], bag=str(record) if record else None)
+
+    def _keep_holding(self) -> None:
+        """Between episodes the scripted hold keeps the bridge fed (a silent stream would end in a stop)."""
+        t0 = self.stream_start(0.05)
+        self.spin(0.2, None, ScriptStream(np.repeat(self.command_at(t0)[None], 2, axis=0), t0))
+
+    def _success(self, t_ep: float) -> tuple[bool, float | None]:
+        samples = [(t, q) for t, q in self.joints if t >= t_ep]
+        if not samples:
+            return False, None
+        t = np.array([s[0] for s in samples])
+        q = np.array([s[1][0] for s in samples])
+        return self.task.success(np.r_[t_ep, t], np.r_[q[0], q])
+
+    def _succeeded(self, t_ep: float) -> bool:
+        return self._success(t_ep)[0]
+
+    def _start_recorder(self, path: Path):
+        from rclpy.node import Node
+        from rclpy.parameter import Parameter
+
+        from psi0.bags.record import Recorder
+
+        node = Node("psi0_demo_recorder", parameter_overrides=[Parameter("use_sim_time", value=True)])
+        self.ex.add_node(node)
+        rec = Recorder(node, path, ["camera/head/image_raw", "joint_states", "action_chunk", "instruction"])
+        rec.start({"camera/head/image_raw": "sensor_msgs/msg/Image", "joint_states": "sensor_msgs/msg/JointState",
+                   "action_chunk": "psi0_msgs/msg/ActionChunk", "instruction": "std_msgs/msg/String"})
+        return rec
+
+    def trajectories(self, t_from: float, t_to: float) -> dict[str, np.ndarray]:
+        """Commanded (replayed) vs measured task joints and policy chunk switch times, for plots."""
+        grid = np.arange(t_from, t_to, DT / 2)
+        cmd, sw = executed([r for r, _, _ in self.received], grid, default_action())
+        meas = [(t, q) for t, q in self.joints if t_from <= t <= t_to]
+        return {"t_cmd": grid, "cmd": cmd[:, self.task.columns], "t_meas": np.array([m[0] for m in meas]),
+                "meas": np.array([m[1] for m in meas]), "switches": grid[sw]}
+
+    def close(self) -> int:
+        frames = self.video.close() if self.video is not None else 0
+        self.ex.shutdown()
+        self.node.destroy_node()
+        return frames
