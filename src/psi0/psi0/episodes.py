@@ -42,6 +42,7 @@ class EpisodeResult:
     jumps: dict[str, float] = field(default_factory=dict)
     inference_ms: list[float] = field(default_factory=list)
     bag: str | None = None
+    realtime_factor: float | None = None  # of the whole session (set by psi0.evaluate)
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -108,6 +109,10 @@ class Harness:
         self.node.create_subscription(PolicyStatus, "policy/status", lambda m: setattr(self, "policy", m), latched)
         self.clients = {n: self.node.create_client(Trigger, f"policy/{n}") for n in ("activate", "pause", "reset")}
         self.chunk_id = 0
+        self.published_t0 = -np.inf  # newest step-0 time we sent (our own chunks may not have come back yet)
+        self.bridge_clients = {n: self.node.create_client(Trigger, f"bridge/{n}") for n in ("reset",)}
+        self.recoveries = 0
+        self._clock_ref: tuple[float, float] | None = None  # (wall, sim) when the graph became ready
         self.video = None
         if video is not None:
             from psi0_policy.data.video import Writer
@@ -182,21 +187,34 @@ class Harness:
                         data=rows.astype(np.float32).ravel().tolist(), prefix_len=0)
         m.header.stamp, m.header.frame_id = to_time_msg(t0), frame
         self.pub_chunk.publish(m)
+        self.published_t0 = max(self.published_t0, t0)
 
-    def call(self, name: str, timeout: float = 10.0) -> None:
+    def call(self, name: str, timeout: float = 10.0, node: str = "policy") -> None:
         from std_srvs.srv import Trigger
 
-        cli = self.clients[name]
+        cli = (self.clients if node == "policy" else self.bridge_clients)[name]
         if not cli.wait_for_service(timeout_sec=timeout):
-            raise RuntimeError(f"service policy/{name} not available")
+            raise RuntimeError(f"service {node}/{name} not available")
         fut = cli.call_async(Trigger.Request())
         if not self.spin(timeout, fut.done) or not fut.result().success:
-            raise RuntimeError(f"policy/{name} failed")
+            raise RuntimeError(f"{node}/{name} failed: {fut.result().message if fut.done() else 'timeout'}")
+
+    def recover(self) -> None:
+        """After a protective stop (counted in the episode's result): bridge/reset re-stiffens from the measured
+        pose; wait until it executes again. The next episode starts from wherever the robot is."""
+        self.recoveries += 1
+        self.call("reset", node="bridge")
+        if not self.spin(30, lambda: self.bridge is not None and self.bridge.state_name in ("ACTIVE", "HOLDING")):
+            raise RuntimeError("the bridge did not come back after bridge/reset")
+        t0 = self.stream_start()
+        hold = ScriptStream(np.repeat(self.command_at(t0)[None], 2, axis=0), t0)
+        t_end = self.now() + 2.0
+        self.spin(20, lambda: self.now() >= t_end, hold)
 
     def stream_start(self, lead: float = 0.1) -> float:
         """Step-0 time for a new scripted stream: ahead of now and after every chunk already sent (the bridge
         rejects a chunk whose step 0 is earlier than its predecessor's, S4)."""
-        last = max((r.chunk.t0 for r, _, _ in self.received), default=-np.inf)
+        last = max(max((r.chunk.t0 for r, _, _ in self.received), default=-np.inf), self.published_t0)
         return max(self.now() + lead, last + DT)
 
     def command_at(self, t: float | None = None) -> np.ndarray:
@@ -212,6 +230,15 @@ class Harness:
         hold = ScriptStream(np.repeat(self.command_at()[None], 2, axis=0), self.stream_start())
         t_end = self.now() + settle_s
         self.spin(settle_s * 4 + 10, lambda: self.now() >= t_end, hold)
+        self._clock_ref = (time.monotonic(), self.now())
+
+    def realtime_factor(self) -> float | None:
+        """Simulated seconds per wall second since the graph became ready. The bridge executes chunks on the wall
+        clock: well below 1 (an overloaded machine), chunks play faster than the policy schedules them."""
+        if self._clock_ref is None:
+            return None
+        wall = time.monotonic() - self._clock_ref[0]
+        return (self.now() - self._clock_ref[1]) / wall if wall > 0 else None
 
     # ---- episodes ----------------------------------------------------------------------------
     def reset_to(self, seed: int) -> ScriptStream:
@@ -236,7 +263,7 @@ class Harness:
         if actor == "policy":
             # stop extending the hold and let its newest chunk start (≥ 1 s of it remains), so the policy's first
             # chunk is never stamped before it (the bridge would reject that, S4)
-            last = max(r.chunk.t0 for r, _, _ in self.received)
+            last = self.stream_start(0.0) - DT  # the newest step-0 time sent or seen
             self.spin(10, lambda: self.now() >= last + DT)
             self.call("reset")
             self.call("activate")
@@ -245,6 +272,7 @@ class Harness:
                 raise RuntimeError("the policy published no chunk within 30 s of activation")
             self.spin(60, lambda: self.now() >= t_ep + limit or self._succeeded(t_ep))
             self.call("pause")
+            self.spin(0.15)  # let the policy's last chunk reach us: the hold below must be stamped after it
         else:
             if record is not None:
                 recorder = self._start_recorder(record)
@@ -268,8 +296,10 @@ class Harness:
             grid = np.arange(start, t_end, DT)
             cmd, sw = executed([r for r, _, _ in self.received[:n_received]] + [r for r, _ in pol], grid, default_action())
             jumps = boundary_jumps(cmd, sw, list(range(14, 28)))
-        return EpisodeResult(seed=seed, actor=actor, success=ok, time_to_success_s=t_ok,
-                             stops=(self.bridge.stops - stops0) if self.bridge else 0,
+        stops = (self.bridge.stops - stops0) if self.bridge else 0
+        if self.bridge is not None and self.bridge.state_name in ("STOPPED", "ESTOP"):
+            self.recover()
+        return EpisodeResult(seed=seed, actor=actor, success=ok, time_to_success_s=t_ok, stops=stops,
                              chunks_rejected=(self.bridge.chunks_rejected - rej0) if self.bridge else 0,
                              states=sorted(self.states_seen), policy_chunks=len(pol), jumps=jumps,
                              inference_ms=[ms for _, ms in pol], bag=str(record) if record else None)

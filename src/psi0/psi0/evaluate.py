@@ -74,6 +74,9 @@ def session(bundle: Path | None, seeds: list[int], actor: str = "policy", chunki
                   flush=True)
         if plot is not None:
             plot_trajectories(plot, harness.trajectories(t0, harness.now()), get_task(task).joints)
+        rtf = harness.realtime_factor()
+        for r in results:
+            r.realtime_factor = rtf
     finally:
         if harness is not None:
             harness.close()
@@ -96,6 +99,8 @@ def summarize(results: list[EpisodeResult]) -> dict[str, Any]:
         "boundary_jump_max_rad": float(max(r.jumps["jump_max"] for r in results if r.jumps)) if jp else None,
         "inference_ms_p50": float(np.percentile(ms, 50)) if ms.size else None,
         "inference_ms_p99": float(np.percentile(ms, 99)) if ms.size else None,
+        "sim_realtime_factor": results[0].realtime_factor if results else None,
+        "bridge_recoveries": sum(1 for r in results if r.stops),
     }
 
 

@@ -37,6 +37,7 @@ from psi0.params import ConfigError
 from psi0.robot import load_g1
 from psi0.ros_params import declare_schema, run_node
 from psi0.rostime import to_sec
+from psi0_bridge.clock_rate import ClockRate
 from psi0_bridge.config import SCHEMA
 from psi0_bridge.core import BridgeCore, Output, State
 from psi0_bridge.lowlevel import crc_ok, hand_cmd, lowcmd_cdr, lowstate_frame, pack_lowcmd
@@ -112,6 +113,9 @@ class BridgeNode(Node):
         self._stop_event = threading.Event()
         self._thread = threading.Thread(target=self._control_loop, name="bridge_control", daemon=True)
         self._thread.start()
+        self.clock_rate = ClockRate(enabled=bool(self.get_parameter("use_sim_time").value))
+        if self.clock_rate.enabled:  # simulated seconds per wall second, for playing chunks at the simulator's rate
+            self.create_timer(0.25, lambda: self.clock_rate.update(time.monotonic(), self.get_clock().now().nanoseconds * 1e-9))
         self._make_realtime(offset=10)  # the ROS executor (this thread) below the DDS listeners
         self.get_logger().info(
             f"bridge up: robot DDS domain {cfg['robot_domain']} on {cfg['network_interface']}, "
@@ -125,9 +129,10 @@ class BridgeNode(Node):
     def now(self) -> float:
         return time.monotonic()
 
-    def ros_to_local(self, t_ros: float) -> float:
-        """A ROS-time stamp as a time on the bridge's monotonic clock (call from the executor thread)."""
-        return time.monotonic() + (t_ros - self.get_clock().now().nanoseconds * 1e-9)
+    def ros_to_local(self, t_ros: float, dt: float = 0.0) -> tuple[float, float]:
+        """A ROS-time stamp and step period on the bridge's monotonic clock (call from the executor thread); under
+        use_sim_time at the simulator's measured rate (clock_rate.py)."""
+        return self.clock_rate.to_local(t_ros, dt, time.monotonic(), self.get_clock().now().nanoseconds * 1e-9)
 
     # ---- robot inputs (Cyclone threads) -------------------------------------------------------
     def _listener_priority(self) -> None:
@@ -156,9 +161,9 @@ class BridgeNode(Node):
 
     # ---- ROS inputs (executor thread) --------------------------------------------------------
     def _on_chunk(self, msg: ActionChunk) -> None:
-        t0 = self.ros_to_local(to_sec(msg.header.stamp))
+        t0, dt = self.ros_to_local(to_sec(msg.header.stamp), float(msg.dt))
         with self.lock:
-            ok = self.core.on_chunk(self.now(), chunk_id=msg.chunk_id, t0=t0, dt=float(msg.dt), horizon=msg.horizon,
+            ok = self.core.on_chunk(self.now(), chunk_id=msg.chunk_id, t0=t0, dt=dt, horizon=msg.horizon,
                                     dim=msg.dim, names=msg.names, data=np.asarray(msg.data, dtype=np.float64),
                                     prefix_len=msg.prefix_len)
         if not ok:

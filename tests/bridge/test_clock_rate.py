@@ -1,0 +1,35 @@
+"""Simulated time → monotonic time at the simulator's measured rate (bridge under use_sim_time)."""
+
+import pytest
+
+from psi0_bridge.clock_rate import ClockRate
+
+pytestmark = pytest.mark.unit
+
+
+def test_rate_follows_a_slow_simulation_and_maps_chunks():
+    c = ClockRate(enabled=True)
+    for k in range(20):  # the simulation advances 0.5 s per wall second
+        c.update(mono=100.0 + 0.25 * k, ros=10.0 + 0.125 * k)
+    assert c.rate == pytest.approx(0.5, rel=1e-3)
+    t0, dt = c.to_local(t=12.0, dt=1 / 30, mono_now=200.0, ros_now=11.9)
+    assert t0 == pytest.approx(200.2, abs=1e-3) and dt == pytest.approx(2 / 30, rel=1e-3)  # 0.1 sim-s = 0.2 wall-s ahead
+
+
+def test_disabled_is_a_plain_offset_and_rate_is_clamped_and_survives_a_reset():
+    off = ClockRate(enabled=False)
+    off.update(0.0, 0.0)
+    off.update(1.0, 5.0)
+    assert off.to_local(3.0, 0.1, 50.0, 2.0) == (51.0, 0.1)
+    c = ClockRate(enabled=True, smoothing=0.0)
+    c.update(0.0, 0.0)
+    c.update(1.0, 0.0)  # paused simulation
+    assert c.rate == 0.05
+    c.update(2.0, 100.0)
+    assert c.rate == 4.0
+    c.update(3.0, 1.0)  # simulation reset: time went back — a new reference, the rate is kept
+    assert c.rate == 4.0
+    c.update(4.0, 2.0)
+    assert c.rate == pytest.approx(1.0)
+    c.update(4.1, 2.1)  # readings closer than min_interval do not count
+    assert c.rate == pytest.approx(1.0)
