@@ -68,7 +68,13 @@ def cpu_tiny(iters: int) -> dict:
     with tempfile.TemporaryDirectory() as d:
         onnx = make_engine("onnx", model, context_len=inputs["input_ids"].shape[1], workdir=d)
         out["onnx"] = timed(lambda: onnx.infer(inputs, state, noise), iters, 5, False)
+        from psi0_policy.engines.onnx_context import export_context
+
+        ctx = export_context(model, Path(d) / "context.onnx")
+        full = make_engine("onnx", model, onnx_path=Path(d) / f"expert_L{inputs['input_ids'].shape[1]}.onnx", context_path=ctx)
+        out["onnx_backbone_and_expert"] = timed(lambda: full.infer(inputs, state, noise), iters, 5, False)
     out["onnx_vs_eager_ratio"] = round(out["onnx"]["p50_ms"] / out["torch_eager"]["p50_ms"], 3)
+    out["onnx_full_vs_eager_ratio"] = round(out["onnx_backbone_and_expert"]["p50_ms"] / out["torch_eager"]["p50_ms"], 3)
     with torch.inference_mode():
         obs, mask = model.context(inputs, state)
         v = model.velocity_fn(obs, mask)

@@ -2,11 +2,14 @@
 
 import importlib.util
 
+import numpy as np
 import pytest
 import torch
 
 from psi0_policy.engines import make_engine
 from psi0_policy.engines.onnx_engine import export_expert
+from psi0_policy.model.config import get_config
+from psi0_policy.model.psi0 import Psi0Model
 from tests.policy.helpers import noise, observations, tiny_model
 
 pytestmark = pytest.mark.unit
@@ -61,3 +64,41 @@ def test_tensorrt_matches_torch():
     out = eng.infer(inputs, state, noise(1, 7), prefix, 5)
     cos = torch.nn.functional.cosine_similarity(out.flatten(), ref.flatten(), dim=0).item()
     assert cos >= 0.999
+
+
+@pytest.mark.unit
+def test_onnx_backbone_and_expert_match_torch(tmp_path):
+    """The whole chunk in ONNX Runtime (context graph: backbone + projection; expert graph), vs eager torch with the
+    same noise, for instructions of different lengths (the padding mask and M-RoPE positions are inputs)."""
+    from psi0_policy.engines.onnx_context import export_context, image_token_positions, static_deepstack
+    from psi0_policy.model.preprocess import ByteTokenizer, Preprocessor
+
+    torch.manual_seed(0)
+    m = Psi0Model(get_config("tiny")).eval()
+    for p in m.expert.parameters():
+        p.data.add_(0.02 * torch.randn_like(p))
+    pre = Preprocessor(m.cfg, ByteTokenizer())
+    rng = np.random.default_rng(0)
+    img = rng.uniform(0, 255, (64, 96, 3)).astype(np.uint8)
+    ctx = export_context(m, tmp_path / "context.onnx")
+    L = pre([[img]], ["x"])["input_ids"].shape[1]
+    expert = export_expert(m, L, tmp_path / "expert.onnx")
+    eng = make_engine("onnx", m, onnx_path=expert, context_path=ctx)
+    ref_engine = make_engine("torch", m)
+    for text, d in (("raise your right hand", 0), ("hi", 3), ("x" * 40, 5)):
+        inputs = pre([[img]], [text])
+        state = torch.as_tensor(rng.normal(0, 0.3, (1, 36)), dtype=torch.float32)
+        prefix = torch.as_tensor(rng.normal(0, 0.5, (1, 30, 36)), dtype=torch.float32)
+        n = noise(1, 11)
+        got = eng.infer(inputs, state, n, prefix, d)
+        ref = ref_engine.infer(inputs, state, n, prefix, d)
+        err = float((got - ref).abs().max())
+        print(f"onnx (backbone + expert) vs torch, {text[:12]!r}: max |Δ| = {err:.2e}")
+        assert err < 1e-4
+    # the index_add DeepStack used for export is the stock boolean-mask update, exactly
+    inputs = pre([[img]], ["wave"])
+    with torch.no_grad():
+        stock = m.backbone(**inputs)
+        with static_deepstack(m, image_token_positions(m, 1)):
+            fixed = m.backbone(**inputs)
+    assert torch.equal(stock, fixed)

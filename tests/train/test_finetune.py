@@ -45,7 +45,8 @@ def test_export_bundle_and_engines_agree(trained, tmp_path):
     m = export(root / "run", tmp_path / "bundle")
     assert m["step"] == 50 and m["stage"] == "finetune" and m["onnx"]["max_abs_diff_vs_torch"] < 1e-4
     files = json.loads((tmp_path / "bundle" / "bundle.json").read_text())["files"]
-    assert {"model.safetensors", "config.json", "stats.json", "expert.onnx"} <= set(files)
+    assert {"model.safetensors", "config.json", "stats.json", "expert.onnx", "context.onnx"} <= set(files)
+    assert m["onnx"]["context_max_abs_diff_vs_torch"] < 1e-4
     obs = {"images": [np.full((48, 64, 3), 120, np.uint8)], "instruction": "wave", "state": np.zeros(36), "seed": 3}
     a = Policy.load(tmp_path / "bundle", engine="torch").infer(**obs)
     b = Policy.load(tmp_path / "bundle", engine="onnx").infer(**obs)

@@ -62,7 +62,8 @@ def test_executed_replay_follows_the_bridge_switching_rule():
     assert cmd[5, 14] == pytest.approx(0.05)
     assert np.all(cmd[times > 0.5 + 29 * DT + 1e-6, 14] == pytest.approx(0.15 + 0.29))  # held after the last step
     jumps = boundary_jumps(cmd, sw, [14])
-    assert jumps["switches"] == 1 and jumps["jump_max"] < 0.02  # continuous: c2 continues c1 (the first switch, at t=0, has no step before it)
+    # the first switch, at t = 0, has no step before it; the second is continuous: c2 continues c1
+    assert jumps["switches"] == 1 and jumps["jump_max"] < 0.02
 
 
 def test_a_discontinuous_switch_is_measured_as_a_jump():

@@ -48,6 +48,8 @@ class Policy:
         onnx = Path(bundle) / "expert.onnx"  # exported by `psi0 export` for one camera
         if engine == "onnx" and onnx.exists() and "onnx_path" not in kwargs and "context_len" not in kwargs:
             kwargs["onnx_path"] = str(onnx)
+            if (Path(bundle) / "context.onnx").exists() and "context_path" not in kwargs:
+                kwargs["context_path"] = str(Path(bundle) / "context.onnx")
         return cls(model, stats, engine=engine, **kwargs)
 
     def context_len(self, cameras: int) -> int:

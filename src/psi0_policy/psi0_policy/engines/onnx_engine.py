@@ -1,9 +1,10 @@
-"""ONNX Runtime engine: the action expert exported to ONNX (static shapes) and run with ONNX Runtime.
+"""ONNX Runtime engine: backbone and action expert exported to ONNX (static shapes), run with ONNX Runtime.
 
-What runs where: the backbone and the context projection run in PyTorch (the stock Qwen3-VL forward
-does not export with static shapes as it is; see docs/engines.md); the expert's velocity network —
-called `num_steps` times per chunk, the part that dominates the sampling loop — runs in ONNX Runtime
-(CPU or CUDA provider). The Euler loop and the prefix handling are the same as flow.sample's.
+What runs where: the observation path (Qwen3-VL backbone + the expert's context projection, one graph, see
+onnx_context.py) and the expert's velocity network — called `num_steps` times per chunk — run in ONNX Runtime
+(CPU or CUDA provider); the host does the preprocessing, the M-RoPE position ids and the Euler loop with the
+prefix handling (the same as flow.sample's). Without a context graph (`context_path`), the observation path
+runs in PyTorch.
 """
 
 from __future__ import annotations
@@ -43,7 +44,8 @@ class OnnxEngine:
     name = "onnx"
 
     def __init__(self, model: Psi0Model, onnx_path: str | Path | None = None, context_len: int | None = None,
-                 providers: list[str] | None = None, workdir: str | Path | None = None) -> None:
+                 providers: list[str] | None = None, workdir: str | Path | None = None,
+                 context_path: str | Path | None = None) -> None:
         import onnxruntime as ort
 
         self.model = model.float().eval()
@@ -56,14 +58,26 @@ class OnnxEngine:
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         self.session = ort.InferenceSession(str(onnx_path), opts, providers=providers or ["CPUExecutionProvider"])
         self.context_len = self.session.get_inputs()[1].shape[1]
+        self.context_session = None
+        if context_path is not None:
+            self.context_session = ort.InferenceSession(str(context_path), opts, providers=providers or ["CPUExecutionProvider"])
+            length = self.context_session.get_inputs()[0].shape[1]
+            if length != self.context_len:
+                raise ValueError(f"context graph for {length} tokens, expert graph for {self.context_len}")
 
     @torch.inference_mode()
     def infer(self, inputs: BackboneInputs, state: torch.Tensor, noise: torch.Tensor,
               prefix: torch.Tensor | None = None, prefix_len: int = 0) -> torch.Tensor:
-        obs, mask = self.model.context(inputs, state.float())
+        mask = inputs["attention_mask"]
         if mask.shape[1] != self.context_len:
             raise ValueError(f"context of {mask.shape[1]} tokens; the ONNX expert was exported for {self.context_len}")
-        feeds = {"obs": obs.numpy().astype(np.float32), "obs_mask": mask.numpy().astype(np.int64)}
+        if self.context_session is not None:
+            from psi0_policy.engines.onnx_context import context_feeds
+
+            obs = self.context_session.run(None, context_feeds(self.model, inputs, state))[0]
+        else:
+            obs = self.model.context(inputs, state.float())[0].numpy()
+        feeds = {"obs": obs.astype(np.float32), "obs_mask": mask.numpy().astype(np.int64)}
         x = noise.numpy().astype(np.float32).copy()
         h = x.shape[1]
         clean = np.arange(h)[None] < prefix_len

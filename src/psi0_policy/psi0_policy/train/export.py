@@ -2,12 +2,13 @@
 
     <bundle>/model.safetensors   weights          <bundle>/config.json   model config
     <bundle>/stats.json          normalisation    <bundle>/expert.onnx   action expert for the onnx/tensorrt engines
+    <bundle>/context.onnx        backbone + context projection (onnx engine)
     <bundle>/tokenizer/          Qwen tokenizer.json (models with the qwen text tokenizer)
     <bundle>/fast_tokenizer/     FAST action tokenizer (pre-trained backbones)
     <bundle>/bundle.json         manifest: source, step, horizon, action names, camera count, file SHA-256s
 
-The ONNX file is exported for one camera (context = image tokens + 2 markers + text tokens) and checked
-against the torch expert on random inputs before the bundle is written (max |Δ| reported in bundle.json).
+The ONNX files are exported for one camera (context = image tokens + 2 markers + text tokens) and checked
+against torch on random inputs before the bundle is written (max |Δ| reported in bundle.json).
 """
 
 from __future__ import annotations
@@ -80,11 +81,35 @@ def export(source: str | Path, out: str | Path, onnx: bool = True, text_tokenize
         path = export_expert(model, context, tmp / "expert.onnx")
         diff = _check_onnx(model, path, context)
         manifest["onnx"] = {"file": "expert.onnx", "context_len": context, "max_abs_diff_vs_torch": diff}
+        from psi0_policy.engines.onnx_context import export_context
+
+        ctx = export_context(model, tmp / "context.onnx")
+        manifest["onnx"]["context_file"] = "context.onnx"
+        manifest["onnx"]["context_max_abs_diff_vs_torch"] = _check_context(model, ctx)
     manifest["files"] = {str(p.relative_to(tmp)): _sha256(p) for p in sorted(tmp.rglob("*")) if p.is_file()}
     (tmp / "bundle.json").write_text(json.dumps(manifest, indent=2))
     shutil.rmtree(out, ignore_errors=True)
     tmp.rename(out)
     return manifest
+
+
+def _check_context(model, path: Path) -> float:
+    """The context graph (backbone + projection) against torch on a random image and state."""
+    import onnxruntime as ort
+
+    from psi0_policy.engines.onnx_context import context_feeds, example_inputs
+
+    g = torch.Generator().manual_seed(1)
+    inputs = example_inputs(model, 1)
+    inputs["pixel_values"] = torch.rand(inputs["pixel_values"].shape, generator=g) * 2 - 1
+    state = torch.randn(1, model.cfg.state_dim, generator=g)
+    with torch.no_grad():
+        ref = model.context(inputs, state)[0].numpy()
+    got = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(None, context_feeds(model, inputs, state))[0]
+    diff = float(np.abs(got - ref).max())
+    if diff > 1e-3 * max(1.0, float(np.abs(ref).max())):
+        raise RuntimeError(f"exported context graph differs from torch by {diff:.2e}")
+    return diff
 
 
 def _check_onnx(model, path: Path, context: int) -> float:
