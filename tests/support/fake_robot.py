@@ -7,6 +7,7 @@ bridge tests need: the bridge's behaviour, not physics (psi0_sim adds physics)."
 from __future__ import annotations
 
 import os
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -88,6 +89,10 @@ class FakeRobot:
             self.hand_frames.append((time.monotonic(), side, np.array([c.q for c in msg.motor_cmd])))
 
     def _run(self) -> None:
+        # a robot never pauses: the publishing thread runs above the bridge's real-time threads (best effort) and
+        # the interpreter hands the GIL over often, so a busy test thread cannot fake a LowState dropout (S2)
+        self._realtime()
+        sys.setswitchinterval(0.0005)
         period = 1.0 / self.rate_hz
         tick = 0
         nxt = time.monotonic()
