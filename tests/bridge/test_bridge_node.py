@@ -120,7 +120,17 @@ def rig(rclpy_context, spawn):
 
 def _activate(robot, tester, proc):
     assert tester.wait(lambda: tester.status is not None and tester.state() == "IDLE", 20), proc.output()
+    t_enable = time.monotonic()
     assert tester.call("enable").success
+    if not tester.wait(lambda: tester.state() in ("ACTIVE", "STOPPED"), 10) or tester.state() == "STOPPED":
+        gap = robot.largest_gap_since(t_enable) if robot is not None else 0.0
+        # The bridge was right to stop if this test-side robot itself stalled ≥ 90 ms (S2, 100 ms): a loaded 2-core
+        # machine can stall it. Then, and only then, start again once; a stop without such a stall fails the test.
+        assert robot is not None and gap >= 0.09 and "LowState" in tester.status.stop_reason, \
+            (tester.state(), tester.status.stop_reason if tester.status else None, f"robot gap {gap * 1e3:.0f} ms",
+             proc.output())
+        print(f"fake robot stalled {gap * 1e3:.0f} ms during the ramp (bridge stopped, S2, correctly): retrying once")
+        assert tester.call("reset").success
     assert tester.wait(lambda: tester.state() == "ACTIVE", 10), (tester.state(), proc.output())
 
 

@@ -47,6 +47,7 @@ class FakeRobot:
     hand_frames: list[tuple[float, str, np.ndarray]] = field(default_factory=list)
     publishing: bool = True
     last_state_sent: float = 0.0
+    send_gaps: list[tuple[float, float]] = field(default_factory=list)  # (time, gap) of LowState gaps > 50 ms
 
     def __post_init__(self) -> None:
         self.ep = Endpoint(self.domain, "lo")
@@ -109,9 +110,16 @@ class FakeRobot:
                 if tick % 5 == 0:
                     for _s, p in self.hand_pubs.items():
                         p.write(hand_state(np.zeros(7), np.zeros(7), np.zeros(7)))
-                self.last_state_sent = time.monotonic()
+                now = time.monotonic()
+                if self.last_state_sent and now - self.last_state_sent > 0.05:
+                    self.send_gaps.append((now, now - self.last_state_sent))
+                self.last_state_sent = now
                 tick += 1
             time.sleep(max(0.0, nxt - time.monotonic()))
+
+    def largest_gap_since(self, t: float) -> float:
+        """The longest this fake robot itself went without sending LowState since t (its own stalls, not the bridge's)."""
+        return max((g for when, g in self.send_gaps if when >= t), default=0.0)
 
     def frames_since(self, t: float) -> list[Received]:
         with self.lock:
