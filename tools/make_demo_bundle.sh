@@ -8,7 +8,9 @@
 # Then `psi0 eval --expert --chunking rtc sync --extra-latency-ms 200 --episodes 20` measures it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+set +u  # colcon's setup scripts read unset variables
 source tools/env.sh
+set -u
 WORK=${WORK:-out/demo_bundle}
 EPISODES=${EPISODES:-20}
 BUNDLE=${BUNDLE:-config/bundles/raise_right_hand}

@@ -105,3 +105,20 @@ def test_same_seed_and_inputs_give_identical_chunks(rclpy_context, tmp_path):
     b = p.infer([img], "wave", s, seed=3)
     c = p.infer([img], "wave", s, seed=4)
     assert np.array_equal(a, b) and not np.array_equal(a, c)
+
+
+def test_chunk_ids_continue_after_the_newest_on_the_topic(running):
+    """Another source (a scripted expert, a restarted policy node) published id 500: the bridge rejects ids that are
+    not newer (S4), so ours continue after it — and stay increasing across policy/reset."""
+    node, f = running
+    f.instr.publish(String(data="wave"))
+    other = f.node.create_publisher(ActionChunk, "action_chunk", QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE))
+    assert spin_until(f.ex, lambda: other.get_subscription_count() >= 2, 10)
+    other.publish(ActionChunk(chunk_id=500, dt=float(np.float32(1 / 30)), horizon=1, dim=36, names=action_names(),
+                              data=default_action().astype(np.float32).tolist()))
+    assert spin_until(f.ex, lambda: any(c.chunk_id > 500 for c in f.chunks), 30), [c.chunk_id for c in f.chunks]
+    mine = [c.chunk_id for c in f.chunks if c.chunk_id != 500]
+    assert mine == sorted(mine) and len(set(mine)) == len(mine)
+    node._srv_reset(None, type("R", (), {"success": False, "message": ""})())
+    before = max(mine)
+    assert spin_until(f.ex, lambda: any(c.chunk_id > before for c in f.chunks), 30)
