@@ -8,7 +8,6 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from tests.conftest import REPO
 from tests.train.helpers import CONFIGS, teleop_dataset
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
@@ -49,4 +48,3 @@ def test_ddp_two_processes_equal_one_process_with_the_doubled_batch(tmp_path):
     _train(tmp_path, "fsdp", 2, 2, ["distributed=fsdp"])
     w3 = _weights(tmp_path, "fsdp")
     assert w3.keys() == w1.keys() and max(float((w1[k] - w3[k]).abs().max()) for k in w1) < 1e-6
-    assert REPO.exists()

@@ -112,6 +112,7 @@ class Harness:
         self.published_t0 = -np.inf  # newest step-0 time we sent (our own chunks may not have come back yet)
         self.bridge_clients = {n: self.node.create_client(Trigger, f"bridge/{n}") for n in ("reset",)}
         self.recoveries = 0
+        self._ep_joint_index = 0
         self._clock_ref: tuple[float, float] | None = None  # (wall, sim) when the graph became ready
         self.video = None
         if video is not None:
@@ -206,16 +207,19 @@ class Harness:
         self.call("reset", node="bridge")
         if not self.spin(30, lambda: self.bridge is not None and self.bridge.state_name in ("ACTIVE", "HOLDING")):
             raise RuntimeError("the bridge did not come back after bridge/reset")
-        t0 = self.stream_start()
-        hold = ScriptStream(np.repeat(self.command_at(t0)[None], 2, axis=0), t0)
         t_end = self.now() + 2.0
-        self.spin(20, lambda: self.now() >= t_end, hold)
+        self.spin(20, lambda: self.now() >= t_end, self.hold_stream())
 
     def stream_start(self, lead: float = 0.1) -> float:
         """Step-0 time for a new scripted stream: ahead of now and after every chunk already sent (the bridge
         rejects a chunk whose step 0 is earlier than its predecessor's, S4)."""
         last = max(max((r.chunk.t0 for r, _, _ in self.received), default=-np.inf), self.published_t0)
         return max(self.now() + lead, last + DT)
+
+    def hold_stream(self, lead: float = 0.1) -> ScriptStream:
+        """Scripted chunks that hold what the bridge will command when they start."""
+        t0 = self.stream_start(lead)
+        return ScriptStream(np.repeat(self.command_at(t0)[None], 2, axis=0), t0)
 
     def command_at(self, t: float | None = None) -> np.ndarray:
         """What the bridge commands at t (default now), from every chunk received so far."""
@@ -227,7 +231,7 @@ class Harness:
         if not self.spin(timeout, lambda: self.bridge is not None and self.bridge.state_name == "ACTIVE" and bool(self.joints)):
             raise RuntimeError(f"the bridge did not become ACTIVE within {timeout} s "
                                f"(state {self.bridge.state_name if self.bridge else 'unknown'})")
-        hold = ScriptStream(np.repeat(self.command_at()[None], 2, axis=0), self.stream_start())
+        hold = self.hold_stream()
         t_end = self.now() + settle_s
         self.spin(settle_s * 4 + 10, lambda: self.now() >= t_end, hold)
         self._clock_ref = (time.monotonic(), self.now())
@@ -256,6 +260,7 @@ class Harness:
         rej0 = self.bridge.chunks_rejected if self.bridge else 0
         self.states_seen = {self.bridge.state_name} if self.bridge else set()
         n_received = len(self.received)
+        self._ep_joint_index = len(self.joints)  # success is checked on this episode's samples only
         t_ep = self.now()
         limit = self.task.time_limit_s
         self.filming = self.video is not None
@@ -306,11 +311,10 @@ class Harness:
 
     def _keep_holding(self) -> None:
         """Between episodes the scripted hold keeps the bridge fed (a silent stream would end in a stop)."""
-        t0 = self.stream_start(0.05)
-        self.spin(0.2, None, ScriptStream(np.repeat(self.command_at(t0)[None], 2, axis=0), t0))
+        self.spin(0.2, None, self.hold_stream(0.05))
 
     def _success(self, t_ep: float) -> tuple[bool, float | None]:
-        samples = [(t, q) for t, q in self.joints if t >= t_ep]
+        samples = [(t, q) for t, q in self.joints[self._ep_joint_index:] if t >= t_ep]
         if not samples:
             return False, None
         t = np.array([s[0] for s in samples])

@@ -78,8 +78,8 @@ def dataset_stats(root: Path, bins: int = 4096) -> dict:
                 acc.setdefault(name, StreamingStats(x.shape[1], bins)).update(x)
     old = json.loads((root / "meta" / "stats.json").read_text()) if (root / "meta" / "stats.json").exists() else {}
     new = {**old, **{k: v.to_dict() for k, v in acc.items()}}
-    if sum(v.count for v in acc.values()) // 2 != info["total_frames"]:
-        frames = next(iter(acc.values())).count
+    frames = acc["action"].count if "action" in acc else 0
+    if frames != info["total_frames"]:
         raise ValueError(f"{root}: data files hold {frames} frames, info.json says {info['total_frames']}")
     return new
 

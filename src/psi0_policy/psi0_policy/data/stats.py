@@ -39,19 +39,22 @@ class StreamingStats:
             return
         if not np.isfinite(x).all():
             raise ValueError("statistics: NaN or Inf in the data")
-        n, mean = len(x), x.mean(axis=0)
-        m2 = ((x - mean) ** 2).sum(axis=0)
+        mean = x.mean(axis=0)
+        self._combine(len(x), mean, ((x - mean) ** 2).sum(axis=0), x.min(axis=0), x.max(axis=0))
+        for d in range(self.dim):
+            self._histogram(d, x[:, d])
+
+    def _combine(self, n: int, mean: np.ndarray, m2: np.ndarray, vmin: np.ndarray, vmax: np.ndarray) -> None:
+        """Fold n samples' moments in (Chan et al.'s parallel update)."""
         tot = self.count + n
         delta = mean - self.mean
         self.mean = self.mean + delta * n / tot
         self.m2 = self.m2 + m2 + delta**2 * self.count * n / tot
         self.count = tot
-        self.min = np.minimum(self.min, x.min(axis=0))
-        self.max = np.maximum(self.max, x.max(axis=0))
-        for d in range(self.dim):
-            self._histogram(d, x[:, d])
+        self.min, self.max = np.minimum(self.min, vmin), np.maximum(self.max, vmax)
 
-    def _histogram(self, d: int, v: np.ndarray) -> None:
+    def _histogram(self, d: int, v: np.ndarray, weights: np.ndarray | None = None) -> None:
+        """Count values v (optionally weighted) into dimension d's histogram, growing its range first if needed."""
         vmin, vmax = float(v.min()), float(v.max())
         if self.width[d] == 0:  # first data: a range around what we see, with room to spare
             span = max(vmax - vmin, 1e-6)
@@ -60,7 +63,7 @@ class StreamingStats:
         while vmin < self.lo[d] or vmax >= self.lo[d] + self.width[d] * self.bins:
             self._grow(d, extend_down=vmin < self.lo[d])
         idx = np.minimum(((v - self.lo[d]) / self.width[d]).astype(np.int64), self.bins - 1)
-        self.hist[d] += np.bincount(idx, minlength=self.bins)
+        self.hist[d] += np.bincount(idx, weights=weights, minlength=self.bins).astype(np.int64)
 
     def _grow(self, d: int, extend_down: bool) -> None:
         """Double the range: pairs of bins merge into the half that keeps the old range."""
@@ -82,23 +85,11 @@ class StreamingStats:
         if self.count == 0:
             self.__dict__.update({k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in other.__dict__.items()})
             return
-        tot = self.count + other.count
-        delta = other.mean - self.mean
-        self.mean = self.mean + delta * other.count / tot
-        self.m2 = self.m2 + other.m2 + delta**2 * self.count * other.count / tot
-        self.count = tot
-        self.min, self.max = np.minimum(self.min, other.min), np.maximum(self.max, other.max)
+        self._combine(other.count, other.mean, other.m2, other.min, other.max)
         for d in range(self.dim):  # re-bin the other histogram's bin centres (error ≤ one bin of the coarser one)
             centres = other.lo[d] + (np.arange(self.bins) + 0.5) * other.width[d]
             live = other.hist[d] > 0
-            self._add_weighted(d, centres[live], other.hist[d][live])
-
-    def _add_weighted(self, d: int, v: np.ndarray, w: np.ndarray) -> None:
-        vmin, vmax = float(v.min()), float(v.max())
-        while vmin < self.lo[d] or vmax >= self.lo[d] + self.width[d] * self.bins:
-            self._grow(d, extend_down=vmin < self.lo[d])
-        idx = np.minimum(((v - self.lo[d]) / self.width[d]).astype(np.int64), self.bins - 1)
-        self.hist[d] += np.bincount(idx, weights=w, minlength=self.bins).astype(np.int64)
+            self._histogram(d, centres[live], other.hist[d][live])
 
     def quantile(self, q: float) -> np.ndarray:
         """(D,) q-quantile as numpy's "linear" method: between the order statistics of ranks ⌊r⌋ and ⌊r⌋+1,

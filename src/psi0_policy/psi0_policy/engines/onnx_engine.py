@@ -15,6 +15,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from psi0_policy.engines.onnx_context import context_feeds
 from psi0_policy.model.psi0 import BackboneInputs, Psi0Model
 
 
@@ -72,8 +73,6 @@ class OnnxEngine:
         if mask.shape[1] != self.context_len:
             raise ValueError(f"context of {mask.shape[1]} tokens; the ONNX expert was exported for {self.context_len}")
         if self.context_session is not None:
-            from psi0_policy.engines.onnx_context import context_feeds
-
             obs = self.context_session.run(None, context_feeds(self.model, inputs, state))[0]
         else:
             obs = self.model.context(inputs, state.float())[0].numpy()

@@ -38,10 +38,11 @@ class Item:
 
 
 class ChunkDataset(torch.utils.data.Dataset):
-    def __init__(self, roots: list[str], horizon: int, image_size: tuple[int, int], normalizer: tuple[Normalizer, Normalizer],
+    def __init__(self, roots: list[str | LeRobotData], horizon: int, image_size: tuple[int, int],
+                 normalizer: tuple[Normalizer, Normalizer],
                  episodes: dict[int, list[int]] | None = None, camera: str = "", color_jitter: float = 0.0,
                  cache_episodes: int = 256, seed: int = 0) -> None:
-        self.sets = [LeRobotData(r) for r in roots]
+        self.sets = [r if isinstance(r, LeRobotData) else LeRobotData(r) for r in roots]  # loaded ones are shared
         dims = {(d.state.shape[1], d.action.shape[1]) for d in self.sets}
         if len(dims) != 1:
             raise ValueError(f"datasets differ in state/action dimensions: {sorted(dims)}")

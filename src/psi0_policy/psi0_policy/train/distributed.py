@@ -77,13 +77,13 @@ def unwrap(model: nn.Module) -> nn.Module:
 def full_state(model: nn.Module, optimizer: torch.optim.Optimizer) -> tuple[dict[str, Any], dict[str, Any]]:
     """Full (unsharded, CPU) model and optimiser state dicts; collective under FSDP (call on every rank)."""
     opts = StateDictOptions(full_state_dict=True, cpu_offload=True)
-    return get_state_dict(unwrap(model) if not is_sharded(model) else model, optimizer, options=opts)
+    return get_state_dict(unwrap(model), optimizer, options=opts)  # DDP → its module; FSDP2 is the model itself
 
 
 def load_full_state(model: nn.Module, optimizer: torch.optim.Optimizer, model_sd: dict[str, Any],
                     optim_sd: dict[str, Any]) -> None:
     opts = StateDictOptions(full_state_dict=True, strict=False)
-    set_state_dict(unwrap(model) if not is_sharded(model) else model, optimizer, model_state_dict=model_sd,
+    set_state_dict(unwrap(model), optimizer, model_state_dict=model_sd,
                    optim_state_dict=optim_sd, options=opts)
 
 

@@ -55,8 +55,8 @@ def export(source: str | Path, out: str | Path, onnx: bool = True, text_tokenize
     shutil.rmtree(tmp, ignore_errors=True)
     save_checkpoint(model, tmp, stats=stats)
     cfg = model.cfg
-    trainer_state = ckpt / "trainer.pt"
-    train_cfg = torch.load(trainer_state, weights_only=False)["config"] if trainer_state.exists() else {}
+    cfg_file = ckpt / "train_config.json"  # the run's config (a bare checkpoint folder has none)
+    train_cfg = json.loads(cfg_file.read_text()) if cfg_file.exists() else {}
     if (ckpt / "fast_tokenizer").exists():
         shutil.copytree(ckpt / "fast_tokenizer", tmp / "fast_tokenizer")
     if cfg.tokenizer == "qwen":
@@ -106,10 +106,7 @@ def _check_context(model, path: Path) -> float:
     with torch.no_grad():
         ref = model.context(inputs, state)[0].numpy()
     got = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(None, context_feeds(model, inputs, state))[0]
-    diff = float(np.abs(got - ref).max())
-    if diff > 1e-3 * max(1.0, float(np.abs(ref).max())):
-        raise RuntimeError(f"exported context graph differs from torch by {diff:.2e}")
-    return diff
+    return _max_diff(got, ref, "context graph")
 
 
 def _check_onnx(model, path: Path, context: int) -> float:
@@ -125,7 +122,12 @@ def _check_onnx(model, path: Path, context: int) -> float:
         ref = model.expert(obs, x, t, mask > 0).numpy()
     sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     got = sess.run(None, {"obs": obs.numpy(), "obs_mask": mask.numpy(), "x": x.numpy(), "t": t.numpy()})[0]
+    return _max_diff(got, ref, "expert")
+
+
+def _max_diff(got: np.ndarray, ref: np.ndarray, what: str) -> float:
+    """Max |ONNX − torch|; an exported graph further off than 1e-3 (relative) is refused."""
     diff = float(np.abs(got - ref).max())
     if diff > 1e-3 * max(1.0, float(np.abs(ref).max())):
-        raise RuntimeError(f"exported expert differs from torch by {diff:.2e}")
+        raise RuntimeError(f"exported {what} differs from torch by {diff:.2e}")
     return diff

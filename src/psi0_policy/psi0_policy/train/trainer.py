@@ -31,6 +31,7 @@ import torch
 import yaml
 
 from psi0_policy.data.fast import FastTokenizer
+from psi0_policy.data.lerobot_reader import LeRobotData
 from psi0_policy.data.stats import policy_stats
 from psi0_policy.model.checkpoint import load_checkpoint, save_weights
 from psi0_policy.model.config import from_dict, get_config
@@ -46,8 +47,9 @@ from psi0_policy.train.evaluate import open_loop
 
 def merged_stats(roots: list[str]) -> dict[str, Any]:
     """Policy stats over several datasets: bounds are the union; mean/std count-weighted."""
-    parts = [policy_stats(json.loads((Path(r) / "meta" / "stats.json").read_text())) for r in roots]
-    counts = [json.loads((Path(r) / "meta" / "stats.json").read_text())["action"]["count"][0] for r in roots]
+    raw = [json.loads((Path(r) / "meta" / "stats.json").read_text()) for r in roots]
+    parts = [policy_stats(d) for d in raw]
+    counts = [d["action"]["count"][0] for d in raw]
     out: dict[str, Any] = {}
     for key in ("action", "state"):
         p = [{k: np.asarray(v) for k, v in part[key].items()} for part in parts]
@@ -109,15 +111,14 @@ class Trainer:
         self.stats = merged_stats(list(cfg.datasets))
         norm = (Normalizer.from_stats(self.stats["action"], cfg.norm_mode),
                 Normalizer.from_stats(self.stats["state"], cfg.norm_mode))
-        probe = ChunkDataset(list(cfg.datasets), cfg.horizon, model.cfg.image_size, norm, camera=cfg.camera)
-        if probe.action_norm.low.shape[0] != model.cfg.action_dim and cfg.stage != "pretrain":
-            raise ValueError(f"datasets have {probe.action_norm.low.shape[0]}-D actions, the model {model.cfg.action_dim}-D")
-        train_eps, held_eps = split_episodes(probe.sets, cfg.heldout_episodes)
+        sets = [LeRobotData(r) for r in cfg.datasets]  # read once, shared by the training and held-out samples
+        if len(norm[0].low) != model.cfg.action_dim and cfg.stage != "pretrain":
+            raise ValueError(f"datasets have {len(norm[0].low)}-D actions, the model {model.cfg.action_dim}-D")
+        train_eps, held_eps = split_episodes(sets, cfg.heldout_episodes)
         kw = {"camera": cfg.camera, "cache_episodes": cfg.frame_cache_episodes, "seed": cfg.seed}
-        self.train_set = ChunkDataset(list(cfg.datasets), cfg.horizon, model.cfg.image_size, norm, train_eps,
-                                      color_jitter=cfg.color_jitter, **kw)
-        self.held_set = ChunkDataset(list(cfg.datasets), cfg.horizon, model.cfg.image_size, norm, held_eps, **kw) \
-            if held_eps else None
+        self.train_set = ChunkDataset(sets, cfg.horizon, model.cfg.image_size, norm, train_eps, color_jitter=cfg.color_jitter,
+                                      **kw)
+        self.held_set = ChunkDataset(sets, cfg.horizon, model.cfg.image_size, norm, held_eps, **kw) if held_eps else None
         self.accum = cfg.accumulation(self.dist.world)
         # ---- optimisation ----
         self.model = D.wrap(model.to(self.dist.device), cfg.distributed, self.dist)
@@ -287,6 +288,8 @@ class Trainer:
             save_weights(model_sd, self.model_cfg, folder, self.stats)
             if self.fast is not None:
                 self.fast.save(folder / "fast_tokenizer")
+            # the run's config beside the weights: export reads it without loading the optimiser state
+            (folder / "train_config.json").write_text(json.dumps(self.cfg.to_dict(), indent=1))
             torch.save({"step": self.step, "optimizer": optim_sd, "scheduler": self.sched.state_dict(),
                         "rng": {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate()},
                         "config": self.cfg.to_dict()}, folder / "trainer.pt")
