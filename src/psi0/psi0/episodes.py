@@ -285,7 +285,10 @@ class Harness:
             t0 = self.stream_start(LEAD_S)
             traj = self.task.expert(self.command_at(t0), hold_s=1.0)
             stream = ScriptStream(traj, t0, EXPERT_FRAME)
-            self.spin(60, lambda: stream.finished(self.now()), stream)
+            # the whole path, then (holding the target) until the task's test passes or its time limit: the measured
+            # arm lags the command, and the episode must not end inside the success test's hold window
+            self.spin(60, lambda: stream.finished(self.now()) and (self.now() >= t_ep + limit or self._succeeded(t_ep)),
+                      stream)
         t_end = self.now()
         self._keep_holding()  # before anything slow: the bridge must never run dry between episodes
         if recorder is not None:
