@@ -18,6 +18,8 @@ from pathlib import Path
 
 import pytest
 
+from psi0.process import die_with_parent
+
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
 
@@ -74,7 +76,8 @@ class Proc:
         self.log = log
         self._fh = open(log, "wb")  # noqa: SIM115
         self.popen = subprocess.Popen(
-            args, stdout=self._fh, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})}, start_new_session=True
+            args, stdout=self._fh, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})}, start_new_session=True,
+            preexec_fn=die_with_parent(signal.SIGKILL),  # nothing outlives a pytest that died (e.g. on a timeout)
         )
 
     def output(self) -> str:

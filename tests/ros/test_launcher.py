@@ -67,6 +67,18 @@ def test_sigint_stops_every_node_and_exits_zero(rclpy_context, spawn, tmp_path):
     assert not any(_alive(p) for p in pids.values())
 
 
+def test_killed_launcher_takes_its_nodes_with_it(rclpy_context, spawn, tmp_path):
+    # SIGKILL leaves the launcher no chance to stop anything: the kernel's parent-death signal (SIGINT) must
+    launcher, pids = _start(spawn, tmp_path)
+    assert _wait_for_nodes(rclpy_context, ["beat_a", "beat_b"]), launcher.output()
+    launcher.popen.send_signal(signal.SIGKILL)
+    launcher.wait(timeout=10)
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and any(_alive(p) for p in pids.values()):
+        time.sleep(0.05)
+    assert not any(_alive(p) for p in pids.values()), {n: _alive(p) for n, p in pids.items()}
+
+
 def test_node_with_invalid_parameter_fails_and_launcher_reports_it(spawn, tmp_path, ros_domain):
     launcher = spawn(["psi0", "up", str(PROFILE), "rate:=5000.0", "--log-dir", str(tmp_path / "logs"), "--grace", "3"],
                      name="launcher")

@@ -32,21 +32,27 @@ def test_camera_clock_and_reset(rclpy_context, spawn):
     node.create_subscription(Image, "camera/head/image_raw", imgs.append, sensor)
     node.create_subscription(CameraInfo, "camera/head/camera_info", infos.append, sensor)
     node.create_subscription(Clock, "/clock", clocks.append, 10)
-    assert spin_until(ex, lambda: len(imgs) >= 5, 30), proc.output()
+    assert spin_until(ex, lambda: len(imgs) >= 2 and len(infos) >= 5, 30), proc.output()
     imgs.clear()
+    infos.clear()
     clocks.clear()
     spin_until(ex, lambda: False, 3.0)
+    spin_until(ex, lambda: len(imgs) >= 1, 10)  # heavy loss may leave the 3 s window without an image
     sim_span = to_sec(clocks[-1].clock) - to_sec(clocks[0].clock)
+    info_stamps = np.array([to_sec(m.header.stamp) for m in infos])
     stamps = np.array([to_sec(m.header.stamp) for m in imgs])
-    rate = (len(stamps) - 1) / (stamps[-1] - stamps[0])
-    print(f"{len(imgs)} images received over {sim_span:.2f} s of sim time ({rate:.1f} Hz)")
-    # frames are captured on the 30 Hz grid of sim time (first physics step at or after each 1/30 s) ...
-    phase = (stamps * 30.0) % 1.0
+    rate = (len(info_stamps) - 1) / (info_stamps[-1] - info_stamps[0])
+    print(f"{len(infos)} camera infos, {len(imgs)} images over {sim_span:.2f} s of sim time (capture {rate:.1f} Hz)")
+    # every frame is captured on the 30 Hz grid of sim time (first physics step at or after each 1/30 s) and its
+    # camera_info carries the same stamp; the ~350 B infos show the capture rate ...
+    assert rate == pytest.approx(30.0, rel=0.15)
+    phase = (np.concatenate([info_stamps, stamps]) * 30.0) % 1.0
     assert np.all((phase < 0.002 * 30 + 1e-6) | (phase > 1 - 1e-6)), phase
-    assert np.all(np.diff(stamps) > 0)
-    # ... and arrive best-effort: ~900 kB frames over loopback UDP lose some on this loaded 2-core machine
-    # (17-24 Hz of 30 seen); at least a third must arrive
-    assert rate > 10.0
+    assert np.all(np.diff(info_stamps) > 0) and np.all(np.diff(stamps) > 0)
+    # ... while the ~900 kB images go best-effort over loopback UDP: on a loaded 2-core machine with small socket
+    # buffers most can be lost (17-24 Hz of 30 seen here, 6 Hz on CI), so only "some arrive, each is a captured
+    # frame" is asserted; see docs/operator.md on DDS socket buffers
+    assert len(imgs) >= 1, "no camera image arrived in 13 s"
     m = imgs[-1]
     assert (m.width, m.height, m.encoding, m.step) == (640, 480, "rgb8", 640 * 3) and len(m.data) == 640 * 480 * 3
     pixels = np.frombuffer(bytes(m.data), np.uint8).reshape(480, 640, 3)

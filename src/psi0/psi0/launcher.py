@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from psi0.params import ConfigError
+from psi0.process import die_with_parent
 from psi0.profiles import NodeSpec, Profile, ros_args
 
 
@@ -62,7 +63,8 @@ class Launcher:
         for spec, cmd in commands:
             log = self.log_dir / f"{spec.name}.log"
             fh = open(log, "wb")  # noqa: SIM115 - owned by the child for its lifetime
-            proc = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT, env={**os.environ, **spec.env})
+            proc = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT, env={**os.environ, **spec.env},
+                                    preexec_fn=die_with_parent(signal.SIGINT))  # a killed launcher stops its nodes
             fh.close()
             self.running.append(Running(spec, proc, log))
             self.say(f"started {spec.name} (pid {proc.pid}), log: {log}")

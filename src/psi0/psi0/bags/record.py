@@ -32,7 +32,8 @@ class Recorder:
         self.writer: Writer | None = None
         self.conns: dict = {}
         self.paths: list[Path] = []
-        self.count = 0
+        self.count = 0  # messages written, all topics
+        self.counts: dict[str, int] = {t: 0 for t in topics}  # per topic
         self._bytes = 0
         self._t_open: int | None = None
         self._subs = []
@@ -91,6 +92,7 @@ class Recorder:
         self.writer.write(self.conns[topic], t, bytes(data))
         self._bytes += len(data)
         self.count += 1
+        self.counts[topic] = self.counts.get(topic, 0) + 1
 
     def stop(self) -> list[Path]:
         for s in self._subs:
