@@ -3,7 +3,10 @@
 Runs the real bridge node (in this process, real DDS) against a fake G1 in another process, while
 a third process keeps one core busy (a stand-in for inference). Prints JSON; writes a histogram.
 
-    python benchmarks/bridge_loop.py --duration 60 [--no-hog] [--out benchmarks/results/bridge_loop]
+    python benchmarks/bridge_loop.py --duration 60 [--no-hog] [--pin] [--out benchmarks/results/bridge_loop]
+
+--pin runs the bridge as deployed with `cpu_affinity`: all its threads on the last CPU, the hog and the fake
+robot on the others (on the robot PC: the policy node on other cores than the bridge).
 """
 
 from __future__ import annotations
@@ -14,7 +17,6 @@ import os
 import subprocess
 import sys
 import time
-from collections import deque
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +32,7 @@ def main() -> int:
     ap.add_argument("--duration", type=float, default=60.0)
     ap.add_argument("--no-hog", action="store_true")
     ap.add_argument("--domain", type=int, default=201)
+    ap.add_argument("--pin", action="store_true", help="bridge on the last CPU, everything else on the others")
     ap.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "bridge_loop"))
     args = ap.parse_args()
 
@@ -40,28 +43,34 @@ def main() -> int:
     from psi0_bridge.bridge_node import BridgeNode
 
     env = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
+    cpus = sorted(os.sched_getaffinity(0))
+    bridge_cpus, other_cpus = ([cpus[-1]], cpus[:-1]) if args.pin and len(cpus) > 1 else (cpus, cpus)
+
+    def elsewhere() -> None:
+        os.sched_setaffinity(0, other_cpus)
+
     procs = [subprocess.Popen([sys.executable, "-m", "tests.support.fake_robot", "--domain", str(args.domain),
-                               "--duration", str(args.duration + 15)], cwd=REPO, env=env)]
+                               "--duration", str(args.duration + 15)], cwd=REPO, env=env, preexec_fn=elsewhere)]
     if not args.no_hog:
-        procs.append(subprocess.Popen([sys.executable, "-c", HOG], env=env))
+        procs.append(subprocess.Popen([sys.executable, "-c", HOG], env=env, preexec_fn=elsewhere))
     rclpy.init()
     node = None
     try:
         node = BridgeNode(parameter_overrides=[Parameter("robot_domain", value=args.domain),
                                                Parameter("auto_enable", value=True),
-                                               Parameter("require_heartbeat", value=False)])
+                                               Parameter("require_heartbeat", value=False)]
+                          + ([Parameter("cpu_affinity", value=bridge_cpus)] if args.pin else []))
         ex = SingleThreadedExecutor()
         ex.add_node(node)
         deadline = time.monotonic() + 10
         while node.core.state.name != "ACTIVE" and time.monotonic() < deadline:
             ex.spin_once(timeout_sec=0.05)
-        node.loop_stats.errors_ms = deque(maxlen=None)  # keep every sample for the histogram
-        node.loop_stats.overruns = 0
-        node.loop_stats.worst_ms = 0.0
+        node.loop_stats.reset()
+        node.loop_stats.history = []  # every sample, for the histogram (the node's own window stays 5000)
         end = time.monotonic() + args.duration
         while time.monotonic() < end:
             ex.spin_once(timeout_sec=0.05)
-        errors = np.fromiter(node.loop_stats.errors_ms, float)
+        errors = np.asarray(node.loop_stats.history, float)
         state = node.core.state.name
     finally:
         if node is not None:
@@ -72,10 +81,12 @@ def main() -> int:
             p.wait()
     result = {
         "benchmark": "bridge_loop", "rate_hz": 500, "duration_s": args.duration, "cpu_hog": not args.no_hog,
+        "pinned": {"bridge_cpus": bridge_cpus, "other_cpus": other_cpus} if args.pin else None,
         "ticks": int(errors.size), "final_state": state,
         "period_error_ms": {"p50": float(np.percentile(errors, 50)), "p99": float(np.percentile(errors, 99)),
                             "max": float(errors.max())},
         "overruns_over_2ms": int((errors > 2.0).sum()), "over_1ms": int((errors > 1.0).sum()),
+        "overruns_per_minute": [int((errors[i:i + 30000] > 2.0).sum()) for i in range(0, errors.size, 30000)],
         "target": {"p99_ms": 0.5, "max_ms": 2.0},
     }
     out = Path(args.out)
@@ -92,7 +103,8 @@ def main() -> int:
     ax.axvline(2.0, color="red", label="overrun 2 ms")
     ax.set_xlabel("|period − 2 ms| (ms)")
     ax.set_ylabel("ticks")
-    ax.set_title(f"bridge loop 500 Hz, {args.duration:.0f} s, CPU hog {'on' if not args.no_hog else 'off'}")
+    ax.set_title(f"bridge loop 500 Hz, {args.duration:.0f} s, CPU hog {'on' if not args.no_hog else 'off'}"
+                 f"{', bridge pinned' if args.pin else ''}")
     ax.legend()
     fig.tight_layout()
     fig.savefig(out.with_suffix(".png"), dpi=100)

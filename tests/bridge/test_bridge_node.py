@@ -10,6 +10,7 @@ import itertools
 import os
 import threading
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -259,11 +260,16 @@ def test_bad_crc_lowstate_is_dropped_counted_and_never_enables(rig):
 
 def test_wrong_mode_machine_is_refused(rig):
     start, _ = rig
-    robot, tester, _proc = start(auto_enable=True)
+    cpu = max(os.sched_getaffinity(0))
+    robot, tester, proc = start(auto_enable=True, cpu_affinity=f"[{cpu}]")
     robot.mode_machine = 9
     tester.spin(1.5)
     assert tester.state() == "IDLE" and "mode_machine 9" in tester.status.last_error
     assert not any(not f.damping for f in robot.frames_since(0))
+    # cpu_affinity: every thread of the bridge (control loop, DDS, ROS) runs on that CPU only
+    tasks = list(Path(f"/proc/{proc.popen.pid}/task").iterdir())
+    allowed = {t.name: os.sched_getaffinity(int(t.name)) for t in tasks}
+    assert len(allowed) > 5 and all(a == {cpu} for a in allowed.values()), allowed
 
 
 def test_second_writer_refuses_start_and_is_detected_later(rig, spawn):
@@ -281,3 +287,21 @@ def test_second_writer_refuses_start_and_is_detected_later(rig, spawn):
     intruder = robot.ep.writer("rt/lowcmd", LowCmd_)
     assert tester.wait(lambda: tester.state() == "STOPPED", 5) and "writer" in tester.status.stop_reason
     del intruder
+
+
+def test_shutdown_ends_in_damping(rig):
+    """Ctrl-C / SIGTERM / a dead launcher (SIGINT through the parent-death signal): the last frames the robot gets
+    are damping frames, not the last targets held forever."""
+    import signal
+
+    start, _ = rig
+    robot, tester, proc = start()
+    _activate(robot, tester, proc)
+    t_sig = time.monotonic()
+    proc.popen.send_signal(signal.SIGINT)
+    assert proc.wait(timeout=10) == 0, proc.output()
+    after = robot.frames_since(t_sig)
+    damping = [f for f in after if f.damping]
+    assert after and after[-1].damping and len(damping) >= 10, (len(after), len(damping), proc.output()[-1500:])
+    assert "shutting down: damping" in proc.output()
+    print(f"{len(after)} frames after SIGINT, {len(damping)} damping, the last one damping")

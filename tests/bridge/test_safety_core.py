@@ -295,6 +295,21 @@ def test_s11_loop_stats_levels():
     assert s.level() == 2 and s.overruns == 30
 
 
+def test_s11_loop_stats_window_is_the_newest_samples():
+    rng = np.random.default_rng(0)
+    periods = 0.002 + rng.exponential(0.0002, 12_345)
+    s = LoopStats(0.002, warn_ms=1.0, error_ms=2.0, window=5000)
+    s.history = []
+    for p in periods:
+        s.record(p)
+    errors = np.abs(periods - 0.002) * 1e3
+    assert s.percentiles((50.0, 99.0)) == pytest.approx(tuple(np.percentile(errors[-5000:], [50, 99])))
+    assert s.history == pytest.approx(errors.tolist()) and s.ticks == 12_345
+    assert s.worst_ms == pytest.approx(errors.max())
+    s.reset()
+    assert s.percentiles() == (0.0, 0.0) and s.ticks == 0 and s.overruns == 0
+
+
 # ---- state machine details ------------------------------------------------------------------------
 def test_wrong_mode_machine_is_never_commanded():
     d = Driver(make_core(auto_enable=True), mode_machine=9)

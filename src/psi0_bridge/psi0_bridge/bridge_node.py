@@ -19,7 +19,6 @@ Start-up: refuses to start if another process writes rt/lowcmd (S1), checked for
 from __future__ import annotations
 
 import gc
-import os
 import sys
 import threading
 import time
@@ -41,6 +40,7 @@ from psi0_bridge.clock_rate import ClockRate
 from psi0_bridge.config import SCHEMA
 from psi0_bridge.core import BridgeCore, Output, State
 from psi0_bridge.lowlevel import crc_ok, hand_cmd, lowcmd_cdr, lowstate_frame, pack_lowcmd
+from psi0_bridge.realtime import pin_threads, set_fifo, sleep_until
 from psi0_bridge.robot_dds import Endpoint, write_serialized
 from psi0_bridge.safety import LoopStats
 from psi0_bridge.wbc import StandController
@@ -117,6 +117,9 @@ class BridgeNode(Node):
         if self.clock_rate.enabled:  # simulated seconds per wall second, for playing chunks at the simulator's rate
             self.create_timer(0.25, lambda: self.clock_rate.update(time.monotonic(), self.get_clock().now().nanoseconds * 1e-9))
         self._make_realtime(offset=10)  # the ROS executor (this thread) below the DDS listeners
+        if cfg["cpu_affinity"]:  # every thread that exists now (DDS, ROS, control); later ones inherit it
+            pinned = pin_threads(cfg["cpu_affinity"])
+            self.get_logger().info(f"{len(pinned)} bridge threads pinned to CPUs {cfg['cpu_affinity']}")
         self.get_logger().info(
             f"bridge up: robot DDS domain {cfg['robot_domain']} on {cfg['network_interface']}, "
             f"{cfg['control_rate_hz']:.0f} Hz, wbc={cfg['wbc']}, auto_enable={cfg['auto_enable']}")
@@ -225,12 +228,10 @@ class BridgeNode(Node):
         prio = self.cfg["realtime_priority"] - offset
         if self.cfg["realtime_priority"] <= 0 or prio <= 0:
             return
-        try:
-            os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(prio))  # 0 = the calling thread on Linux
-        except (PermissionError, OSError) as e:
-            if not getattr(self, "_rt_warned", False):
-                self._rt_warned = True
-                self.get_logger().warning(f"bridge threads run without real-time priority ({e}); expect more jitter")
+        error = set_fifo(prio)
+        if error and not getattr(self, "_rt_warned", False):
+            self._rt_warned = True
+            self.get_logger().warning(f"bridge threads run without real-time priority ({error}); expect more jitter")
 
     def _control_loop(self) -> None:
         sys.setswitchinterval(self.cfg["gil_switch_interval_ms"] * 1e-3)
@@ -244,11 +245,7 @@ class BridgeNode(Node):
         last = None
         while not self._stop_event.is_set():
             next_t += period
-            remaining = next_t - time.monotonic()
-            if remaining > 0.0006:
-                time.sleep(remaining - 0.0005)
-            while time.monotonic() < next_t:
-                pass
+            sleep_until(next_t)
             start = time.monotonic()
             if last is not None:
                 self.loop_stats.record(start - last)
@@ -265,7 +262,22 @@ class BridgeNode(Node):
         self._stop_event.set()
         self._thread.join(timeout=1.0)
 
+    def damp_before_exit(self, seconds: float = 0.1) -> None:
+        """On the way out (Ctrl-C, SIGTERM, a launcher that died): a latched protective stop and `seconds` of
+        damping frames, so that when the commands end the robot was last told to go limp-damped, not to hold
+        its last targets. Nothing is sent if the robot was never seen."""
+        if not self._thread.is_alive():
+            return
+        with self.lock:
+            if self.core.measured.mode_machine is None:
+                return
+            self.core.estop(self.now(), "bridge shutting down")
+            self._send(self.core.tick(self.now()))
+        self.get_logger().warning(f"shutting down: damping for {seconds:.1f} s")
+        time.sleep(seconds)  # the control loop keeps sending damping frames meanwhile
+
     def destroy_node(self) -> None:
+        self.damp_before_exit()
         self.stop()
         super().destroy_node()
 
@@ -304,7 +316,8 @@ class BridgeNode(Node):
         msg.header.stamp = self.get_clock().now().to_msg()
         for k, v in st.items():
             setattr(msg, k, v)
-        msg.loop_period_error_p99_ms = self.loop_stats.percentile(99)
+        p50, p99 = self.loop_stats.percentiles((50.0, 99.0))  # once per status cycle
+        msg.loop_period_error_p99_ms = p99
         msg.loop_overruns = self.loop_stats.overruns
         msg.lowstate_age_ms = float(min(lowstate_age, 1e6) * 1e3)
         msg.chunk_age_ms = float(min(now - chunk.t0, 1e6) * 1e3) if chunk else -1.0  # since its step 0
@@ -316,16 +329,16 @@ class BridgeNode(Node):
             else:
                 self.get_logger().info(text)
             self._last_state = self.core.state
-        self._publish_diagnostics(st)
+        self._publish_diagnostics(st, p50, p99)
 
-    def _publish_diagnostics(self, st: dict) -> None:
+    def _publish_diagnostics(self, st: dict, p50: float, p99: float) -> None:
         arr = DiagnosticArray()
         arr.header.stamp = self.get_clock().now().to_msg()
         loop = DiagnosticStatus(name="psi0 bridge: control loop", hardware_id="g1")
-        loop.level = bytes([self.loop_stats.level()])
-        loop.message = f"period error p99 {self.loop_stats.percentile(99):.3f} ms"
+        loop.level = bytes([self.loop_stats.level(p99)])
+        loop.message = f"period error p99 {p99:.3f} ms"
         loop.values = [KeyValue(key=k, value=f"{v:.3f}" if isinstance(v, float) else str(v)) for k, v in {
-            "period_error_p50_ms": self.loop_stats.percentile(50), "period_error_p99_ms": self.loop_stats.percentile(99),
+            "period_error_p50_ms": p50, "period_error_p99_ms": p99,
             "period_error_max_ms": self.loop_stats.worst_ms, "overruns": self.loop_stats.overruns,
             "ticks": self.loop_stats.ticks, "frames_sent": self.frames_sent}.items()]
         safety = DiagnosticStatus(name="psi0 bridge: safety", hardware_id="g1")

@@ -25,6 +25,9 @@ SCHEMA = Schema(
         P("joint_state_rate_hz", "float", 100.0, "joint_states / imu rate", range=(10.0, 500.0)),
         P("realtime_priority", "int", 80, "SCHED_FIFO priority of the control thread (0: normal scheduling)",
           range=(0, 99)),
+        P("cpu_affinity", "int_list", [], "CPUs every bridge thread runs on (empty: no pinning). Give the bridge a "
+          "core the policy node and other load do not use (e.g. isolcpus on the robot PC)", range=(0, 1023),
+          read_only=True),
         P("gil_switch_interval_ms", "float", 0.1, "Python thread switch interval: how long another thread may hold "
           "the GIL before the control thread gets it", range=(0.05, 5.0)),
         P("auto_enable", "bool", False, "ramp and activate as soon as state and heartbeat are present (simulator)"),

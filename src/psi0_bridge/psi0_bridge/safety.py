@@ -10,7 +10,6 @@ non-finite target is replaced by the previous one).
 
 from __future__ import annotations
 
-from collections import deque
 from dataclasses import dataclass
 
 import numpy as np
@@ -80,29 +79,51 @@ class LocomotionBounds:
 
 
 class LoopStats:
-    """S11: control-loop period error over a sliding window (ms)."""
+    """S11: control-loop period error over a sliding window (ms).
+
+    `record` (control thread, every tick) writes one slot of a preallocated ring: no allocation, no Python-level
+    iteration. The percentiles (executor thread, a few times a second) run in NumPy over that ring; building them
+    from a deque with `np.fromiter` held the GIL for the whole iteration, which the control thread then waited on.
+    Set `history` to a list to keep every sample as well (benchmarks).
+    """
 
     def __init__(self, period_s: float, warn_ms: float, error_ms: float, window: int = 5000) -> None:
         self.period_s = period_s
         self.warn_ms = warn_ms
         self.error_ms = error_ms
-        self.errors_ms: deque[float] = deque(maxlen=window)
+        self._ring = np.zeros(window)
+        self._n = 0
+        self.history: list[float] | None = None
         self.overruns = 0
         self.ticks = 0
         self.worst_ms = 0.0
 
     def record(self, actual_period_s: float) -> None:
         err = abs(actual_period_s - self.period_s) * 1e3
-        self.errors_ms.append(err)
+        self._ring[self._n % self._ring.size] = err
+        self._n += 1
+        if self.history is not None:
+            self.history.append(err)
         self.ticks += 1
         self.worst_ms = max(self.worst_ms, err)
         if err > self.error_ms:
             self.overruns += 1
 
-    def percentile(self, q: float) -> float:
-        return float(np.percentile(np.fromiter(self.errors_ms, float), q)) if self.errors_ms else 0.0
+    def reset(self) -> None:
+        self._n = self.overruns = self.ticks = 0
+        self.worst_ms = 0.0
 
-    def level(self) -> int:
+    def percentiles(self, qs: tuple[float, ...] = (50.0, 99.0)) -> tuple[float, ...]:
+        """Percentiles of the window's period errors (ms), zeros before the first tick."""
+        n = min(self._n, self._ring.size)
+        if n == 0:
+            return tuple(0.0 for _ in qs)
+        return tuple(float(v) for v in np.percentile(self._ring[:n], qs))
+
+    def percentile(self, q: float) -> float:
+        return self.percentiles((q,))[0]
+
+    def level(self, p99: float | None = None) -> int:
         """0 OK, 1 WARN, 2 ERROR (diagnostic_msgs levels), from the window's p99."""
-        p99 = self.percentile(99)
+        p99 = self.percentile(99) if p99 is None else p99
         return 2 if p99 > self.error_ms else 1 if p99 > self.warn_ms else 0

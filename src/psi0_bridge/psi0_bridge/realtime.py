@@ -1,0 +1,70 @@
+"""Scheduling of the bridge process: SCHED_FIFO per thread and CPU pinning of every thread (no rclpy).
+
+On Linux, `os.sched_setscheduler(0, ...)` and `os.sched_setaffinity(tid, ...)` act on single threads
+(tid = a kernel thread id from /proc/self/task). Threads created later inherit the creating thread's
+affinity, so pinning once after start-up covers the DDS threads created during it and those they spawn.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterable
+
+
+def set_fifo(priority: int) -> str | None:
+    """Give the calling thread SCHED_FIFO at `priority`; returns why it could not (no CAP_SYS_NICE/rtprio)."""
+    if priority <= 0:
+        return None
+    try:
+        os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(priority))
+    except (PermissionError, OSError) as e:
+        return str(e)
+    return None
+
+
+def sleep_until(deadline: float, spin_s: float = 0.0005) -> None:
+    """Wait until time.monotonic() reaches `deadline`: sleep to `spin_s` before it, then spin (the kernel's timer
+    slack and wake-up latency are larger than a 500 Hz loop tolerates; the spin holds the GIL only between the
+    interpreter's switch-interval checks)."""
+    remaining = deadline - time.monotonic()
+    if remaining > spin_s + 0.0001:
+        time.sleep(remaining - spin_s)
+    while time.monotonic() < deadline:
+        pass
+
+
+def process_threads() -> list[int]:
+    """Kernel thread ids of this process."""
+    return sorted(int(t) for t in os.listdir("/proc/self/task"))
+
+
+def pin_threads(cpus: Iterable[int]) -> list[int]:
+    """Restrict every thread of this process to `cpus`; returns the thread ids pinned.
+
+    Raises ValueError for CPUs this process may not use (offline, outside its cgroup's cpuset), naming them.
+    """
+    want = set(cpus)
+    allowed = _all_thread_cpus()
+    missing = sorted(want - allowed)
+    if not want or missing:
+        raise ValueError(f"cpu_affinity {sorted(want)}: CPUs {missing or '[]'} are not available to this process "
+                         f"(available: {sorted(allowed)})")
+    pinned = []
+    for tid in process_threads():
+        try:
+            os.sched_setaffinity(tid, want)
+            pinned.append(tid)
+        except ProcessLookupError:  # the thread ended meanwhile
+            continue
+    return pinned
+
+
+def _all_thread_cpus() -> set[int]:
+    cpus: set[int] = set()
+    for tid in process_threads():
+        try:
+            cpus |= os.sched_getaffinity(tid)
+        except ProcessLookupError:
+            continue
+    return cpus
