@@ -3,6 +3,7 @@
     python benchmarks/model_latency.py                       # tiny on CPU: eager torch vs onnx
     python benchmarks/model_latency.py --gpu --out DIR       # full size on a CUDA GPU (bf16, random weights):
                                                              # vision, language model, expert, eager vs cuda_graph
+                                                             # (expert loop only, and backbone + expert)
 Inputs: 1 camera 256×320 + 16 text tokens (98 context tokens at full size), 8 steps. Prints JSON.
 Runs without ROS (the device machine has none): only psi0_policy and psi0 on PYTHONPATH.
 """
@@ -105,10 +106,15 @@ def gpu_full(iters: int) -> dict:
         x, t = noise.cuda(), torch.ones(1, cfg.horizon, device="cuda")
         out["expert_8_steps_eager"] = timed(lambda: [v(x, t) for _ in range(cfg.num_steps)], iters, 5, True)
     eager = make_engine("torch", model, device="cuda", dtype="bf16")
+    expert_only = make_engine("cuda_graph", model, dtype="bf16", capture_backbone=False)
     graph = make_engine("cuda_graph", model, dtype="bf16")
     prefix = torch.zeros(1, 5, cfg.action_dim)
     out["chunk_torch_eager"] = timed(lambda: eager.infer(inputs, state, noise, prefix, 5), iters, 5, True)
+    out["chunk_cuda_graph_expert_only"] = timed(lambda: expert_only.infer(inputs, state, noise, prefix, 5), iters, 5,
+                                                True)
     out["chunk_cuda_graph"] = timed(lambda: graph.infer(inputs, state, noise, prefix, 5), iters, 5, True)
+    out["backbone_captured"] = graph.backbone_fallback is None
+    out["backbone_fallback"] = graph.backbone_fallback
     a = eager.infer(inputs, state, noise, prefix, 5)
     b = graph.infer(inputs, state, noise, prefix, 5)
     out["cuda_graph_vs_eager_max_abs_diff_bf16"] = float((a - b).abs().max())

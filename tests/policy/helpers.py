@@ -29,3 +29,18 @@ def noise(batch: int, seed: int = 0) -> torch.Tensor:
     cfg = get_config("tiny")
     g = torch.Generator().manual_seed(seed)
     return torch.randn(batch, cfg.horizon, cfg.action_dim, generator=g)
+
+
+def engine_case(seed: int = 0, cameras: int = 1):
+    """For engine parity: a tiny model whose expert is not the identity (AdaLN-Zero starts every block there),
+    the byte-level preprocessor, `cameras` random 64×96 images and the rng that made them."""
+    from psi0_policy.model.preprocess import ByteTokenizer
+
+    torch.manual_seed(0)
+    m = Psi0Model(get_config("tiny")).eval()
+    for p in m.expert.parameters():
+        p.data.add_(0.02 * torch.randn_like(p))
+    pre = Preprocessor(m.cfg, ByteTokenizer())
+    rng = np.random.default_rng(seed)
+    imgs = [rng.uniform(0, 255, (64, 96, 3)).astype(np.uint8) for _ in range(cameras)]
+    return m, pre, imgs, rng

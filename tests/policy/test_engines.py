@@ -2,15 +2,12 @@
 
 import importlib.util
 
-import numpy as np
 import pytest
 import torch
 
 from psi0_policy.engines import make_engine
 from psi0_policy.engines.onnx_engine import export_expert
-from psi0_policy.model.config import get_config
-from psi0_policy.model.psi0 import Psi0Model
-from tests.policy.helpers import noise, observations, tiny_model
+from tests.policy.helpers import engine_case, noise, observations, tiny_model
 
 pytestmark = pytest.mark.unit
 
@@ -50,8 +47,12 @@ def test_onnx_refuses_a_different_context_length(tmp_path):
 def test_cuda_graph_matches_torch_on_gpu():
     m, inputs, state, prefix = _case()
     ref = make_engine("torch", m, device="cuda", dtype="fp32").infer(inputs, state, noise(1, 7), prefix, 5)
-    out = make_engine("cuda_graph", m, dtype="fp32").infer(inputs, state, noise(1, 7), prefix, 5)
+    eng = make_engine("cuda_graph", m, dtype="fp32")
+    out = eng.infer(inputs, state, noise(1, 7), prefix, 5)
+    assert eng.backbone_fallback is None, eng.backbone_fallback  # the backbone was captured too
     assert (out - ref).abs().max().item() < 1e-4
+    again = eng.infer(inputs, state, noise(1, 7), prefix, 5)  # a replay, not a capture
+    assert torch.equal(again, out)
 
 
 @pytest.mark.gpu
@@ -71,15 +72,8 @@ def test_onnx_backbone_and_expert_match_torch(tmp_path):
     """The whole chunk in ONNX Runtime (context graph: backbone + projection; expert graph), vs eager torch with the
     same noise, for instructions of different lengths (the padding mask and M-RoPE positions are inputs)."""
     from psi0_policy.engines.onnx_context import export_context, image_token_positions, static_deepstack
-    from psi0_policy.model.preprocess import ByteTokenizer, Preprocessor
 
-    torch.manual_seed(0)
-    m = Psi0Model(get_config("tiny")).eval()
-    for p in m.expert.parameters():
-        p.data.add_(0.02 * torch.randn_like(p))
-    pre = Preprocessor(m.cfg, ByteTokenizer())
-    rng = np.random.default_rng(0)
-    img = rng.uniform(0, 255, (64, 96, 3)).astype(np.uint8)
+    m, pre, (img,), rng = engine_case(0)
     ctx = export_context(m, tmp_path / "context.onnx")
     L = pre([[img]], ["x"])["input_ids"].shape[1]
     expert = export_expert(m, L, tmp_path / "expert.onnx")
