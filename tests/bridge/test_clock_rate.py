@@ -33,3 +33,17 @@ def test_disabled_is_a_plain_offset_and_rate_is_clamped_and_survives_a_reset():
     assert c.rate == pytest.approx(1.0)
     c.update(4.1, 2.1)  # readings closer than min_interval do not count
     assert c.rate == pytest.approx(1.0)
+
+
+def test_stamps_in_order_map_in_order_when_the_simulation_catches_up():
+    c = ClockRate(enabled=True)
+    a, _ = c.to_local(t=10.0, dt=1 / 30, mono_now=100.0, ros_now=9.9)  # 0.1 s ahead
+    # 10 ms of wall time later the simulator has jumped 0.1 s (catching up after a stall; the rate estimate is
+    # still 1): a plain mapping would put the next chunk (one step later in sim time) at 100.043, before 100.1
+    b, _ = c.to_local(t=10.0 + 1 / 30, dt=1 / 30, mono_now=100.01, ros_now=10.0)
+    assert a == pytest.approx(100.1) and b == pytest.approx(100.1 + 1 / 30)
+    # an ordinary later chunk is not moved; an earlier stamp (out of order, or a reset simulation) is not clamped
+    c2, _ = c.to_local(t=11.0, dt=1 / 30, mono_now=101.0, ros_now=10.9)
+    assert c2 == pytest.approx(101.1)
+    d, _ = c.to_local(t=5.0, dt=1 / 30, mono_now=101.0, ros_now=10.9)
+    assert d == pytest.approx(95.1)

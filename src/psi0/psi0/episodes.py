@@ -277,9 +277,12 @@ class Harness:
     def run(self, seed: int, actor: str = "policy", record: Path | None = None) -> EpisodeResult:
         if actor not in ("policy", "expert"):
             raise ValueError("actor: policy or expert")
-        stream = self.reset_to(seed)
-        stops0 = self.bridge.stops if self.bridge else 0
+        stops0 = self.bridge.stops if self.bridge else 0  # counted from before the reset: a stop there is this episode's
         rej0 = self.bridge.chunks_rejected if self.bridge else 0
+        stream = self.reset_to(seed)
+        if self.bridge is not None and self.bridge.state_name in ("STOPPED", "ESTOP"):  # never run on a damped robot
+            self.recover()
+            stream = self.reset_to(seed)
         self.states_seen = {self.bridge.state_name} if self.bridge else set()
         n_received = len(self.received)
         self._ep_joint_index = len(self.joints)  # success is checked on this episode's samples only

@@ -8,6 +8,11 @@ for longer than it thinks). `ClockRate` estimates simulated seconds per monotoni
 readings (smoothed, clamped to [0.05, 4]) and maps a stamp t and period dt to the monotonic clock:
     t_local = mono_now + (t − ros_now) / rate,   dt_local = dt / rate.
 Safety timeouts (S2, S3, S9) stay in wall time whatever the rate: they protect a real robot in real time.
+
+The mapping preserves order: a stamp not earlier than the previous one never maps before it. Without that a
+simulator catching up after a stall (sim time running faster than the rate estimate between two arrivals) could
+map a later chunk before its predecessor, which the bridge then rejects (S4) although the sender's stamps were
+in order — seen once on a loaded machine, ending an episode in a protective stop.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ class ClockRate:
         self.rate = 1.0
         self.smoothing, self.min_interval = smoothing, min_interval_s
         self._ref: tuple[float, float] | None = None
+        self._last: tuple[float, float] | None = None  # (stamp, local) of the previous conversion
 
     def update(self, mono: float, ros: float) -> float:
         """Feed a (monotonic, ROS) reading pair (at ≥ min_interval spacing to count); returns the rate."""
@@ -37,4 +43,8 @@ class ClockRate:
 
     def to_local(self, t: float, dt: float, mono_now: float, ros_now: float) -> tuple[float, float]:
         r = self.rate if self.enabled else 1.0
-        return mono_now + (t - ros_now) / r, dt / r
+        local = mono_now + (t - ros_now) / r
+        if self._last is not None and t >= self._last[0]:
+            local = max(local, self._last[1] + (t - self._last[0]) / r)
+        self._last = (t, local)
+        return local, dt / r
