@@ -10,6 +10,7 @@ from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from std_msgs.msg import String
 
 from psi0.launcher import find_executable
+from psi0.rostime import to_sec
 from tests.bridge.test_bridge_node import RosSide
 from tests.policy.bundle import tiny_bundle
 
@@ -37,15 +38,19 @@ def test_sim_bridge_policy_run_20s_without_a_stop(rclpy_context, spawn, tmp_path
             (bridge.output()[-2000:], sim.output()[-2000:])
         assert ros.wait(lambda: ros.status.chunks_received > 0, 30), policy.output()[-3000:]
         first = ros.status.chunks_received
-        states, t_end = set(), time.monotonic() + 20
-        while time.monotonic() < t_end:
+        # at least 20 s, and at least 20 chunks (~2 per second of *sim* time with s_min = H/2; on a loaded machine the
+        # simulator runs slower than the wall clock, so allow up to 40 s more for them)
+        states, t_start = set(), time.monotonic()
+        sim_start = to_sec(ros.status.header.stamp)
+        while time.monotonic() < t_start + 20 or (ros.status.chunks_received - first < 20 and
+                                                  time.monotonic() < t_start + 60):
             ros.spin(0.2)
             states.add(ros.state())
         st = ros.status
-        print(f"20 s: {st.chunks_received - first} chunks executed, states {sorted(states)}, "
-              f"rejected {st.chunks_rejected}, clamps pos {st.position_clamps} vel {st.velocity_clamps}, "
-              f"stop: {st.stop_reason!r}")
-        assert st.chunks_received - first >= 20  # ~2 chunks/s with s_min = H/2
+        print(f"{time.monotonic() - t_start:.0f} s ({to_sec(st.header.stamp) - sim_start:.1f} s of sim time): "
+              f"{st.chunks_received - first} chunks executed, states {sorted(states)}, rejected {st.chunks_rejected}, "
+              f"clamps pos {st.position_clamps} vel {st.velocity_clamps}, stop: {st.stop_reason!r}")
+        assert st.chunks_received - first >= 20
         assert st.stops == 0 and st.chunks_rejected == 0
         assert states <= {"ACTIVE", "HOLDING"}, (states, st.stop_reason)
     finally:
