@@ -12,7 +12,6 @@ does not depend on — the observation stream's last MLP — so the graph can be
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import tempfile
 import time
@@ -23,6 +22,9 @@ import numpy as np
 import torch
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "benchmarks"))
+
+from results_io import write_result  # noqa: E402
 
 
 def main() -> int:
@@ -78,10 +80,7 @@ def main() -> int:
         result["torch_velocity_ms_cpu"] = round((time.perf_counter() - t0) / 3 * 1e3, 1)
     result["max_abs_diff"] = float(np.abs(got - ref).max())
     result["ref_abs_max"] = float(np.abs(ref).max())
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.with_suffix(".json").write_text(json.dumps(result, indent=2))
-    print(json.dumps(result))
+    write_result(args.out, result)
     return 0
 
 

@@ -11,7 +11,6 @@ max with bridge_loop's on the same machine.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import subprocess
 import sys
@@ -23,9 +22,11 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "benchmarks"))
 
-from bridge_loop import HOG  # noqa: E402  (the same load)
+from bridge_loop import HOG, period_summary, split_cpus  # noqa: E402  (the same load, the same figures)
+from results_io import write_result  # noqa: E402
 
 from psi0_bridge.realtime import set_fifo, sleep_until  # noqa: E402
+from psi0_bridge.safety import LoopStats  # noqa: E402
 
 
 def steal_ticks() -> int:
@@ -41,46 +42,38 @@ def main() -> int:
     ap.add_argument("--no-hog", action="store_true")
     ap.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "timer_baseline"))
     args = ap.parse_args()
-    cpus = sorted(os.sched_getaffinity(0))
-    loop_cpus, other_cpus = ([cpus[-1]], cpus[:-1]) if args.pin and len(cpus) > 1 else (cpus, cpus)
+    loop_cpus, other_cpus = split_cpus(args.pin)
     env = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
     hog = None if args.no_hog else subprocess.Popen(
         [sys.executable, "-c", HOG], env=env, preexec_fn=lambda: os.sched_setaffinity(0, other_cpus))
     os.sched_setaffinity(0, loop_cpus)
     fifo = set_fifo(80) is None  # the bridge's control-thread priority
     period = 1.0 / args.rate
-    errors = np.empty(int(args.duration * args.rate) + 10)
-    n, last = 0, None
+    stats = LoopStats(period, warn_ms=1.0, error_ms=2.0)  # the bridge's own accounting, every sample kept
+    stats.history = []
+    last = None
     steal0 = steal_ticks()
     time.sleep(1.0)
     next_t = time.monotonic()
     end = next_t + args.duration
     try:
-        while next_t < end and n < errors.size:
+        while next_t < end:
             next_t += period
             sleep_until(next_t)  # the bridge's own wait
             start = time.monotonic()
             if last is not None:
-                errors[n] = abs(start - last - period) * 1e3
-                n += 1
+                stats.record(start - last)
             last = start
     finally:
         if hog is not None:
             hog.kill()
             hog.wait()
-    e = errors[:n]
     result = {
         "benchmark": "timer_baseline", "rate_hz": args.rate, "duration_s": args.duration, "cpu_hog": not args.no_hog,
         "pinned": {"loop_cpus": loop_cpus, "other_cpus": other_cpus} if args.pin else None, "sched_fifo": fifo,
-        "ticks": int(n), "period_error_ms": {"p50": float(np.percentile(e, 50)), "p99": float(np.percentile(e, 99)),
-                                             "max": float(e.max())},
-        "overruns_over_2ms": int((e > 2.0).sum()), "over_1ms": int((e > 1.0).sum()),
-        "steal_jiffies": steal_ticks() - steal0,
+        **period_summary(np.asarray(stats.history)), "steal_jiffies": steal_ticks() - steal0,
     }
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.with_suffix(".json").write_text(json.dumps(result, indent=2))
-    print(json.dumps(result))
+    write_result(args.out, result)
     return 0
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import signal
 import threading
 import time
 from pathlib import Path
@@ -299,8 +300,6 @@ def test_second_writer_refuses_start_and_is_detected_later(rig, spawn):
 def test_shutdown_ends_in_damping(rig):
     """Ctrl-C / SIGTERM / a dead launcher (SIGINT through the parent-death signal): the last frames the robot gets
     are damping frames, not the last targets held forever."""
-    import signal
-
     start, _ = rig
     robot, tester, proc = start()
     _activate(robot, tester, proc)

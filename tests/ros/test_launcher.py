@@ -68,7 +68,7 @@ def test_sigint_stops_every_node_and_exits_zero(rclpy_context, spawn, tmp_path):
 
 
 def test_killed_launcher_takes_its_nodes_with_it(rclpy_context, spawn, tmp_path):
-    # SIGKILL leaves the launcher no chance to stop anything: the kernel's parent-death signal (SIGINT) must
+    # SIGKILL leaves the launcher no chance to stop anything: the kernel's parent-death signal (SIGINT) stops the nodes
     launcher, pids = _start(spawn, tmp_path)
     assert _wait_for_nodes(rclpy_context, ["beat_a", "beat_b"]), launcher.output()
     launcher.popen.send_signal(signal.SIGKILL)

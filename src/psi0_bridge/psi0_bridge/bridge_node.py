@@ -225,10 +225,7 @@ class BridgeNode(Node):
         inversion through the GIL). Needs CAP_SYS_NICE or an rtprio limit; without it the bridge
         runs at normal priority and says so once.
         """
-        prio = self.cfg["realtime_priority"] - offset
-        if self.cfg["realtime_priority"] <= 0 or prio <= 0:
-            return
-        error = set_fifo(prio)
+        error = set_fifo(self.cfg["realtime_priority"] - offset)  # ≤ 0: normal scheduling, nothing to do
         if error and not getattr(self, "_rt_warned", False):
             self._rt_warned = True
             self.get_logger().warning(f"bridge threads run without real-time priority ({error}); expect more jitter")

@@ -45,10 +45,12 @@ def pin_threads(cpus: Iterable[int]) -> list[int]:
     Raises ValueError for CPUs this process may not use (offline, outside its cgroup's cpuset), naming them.
     """
     want = set(cpus)
+    if not want:
+        raise ValueError("cpu_affinity: no CPU given")
     allowed = _all_thread_cpus()
     missing = sorted(want - allowed)
-    if not want or missing:
-        raise ValueError(f"cpu_affinity {sorted(want)}: CPUs {missing or '[]'} are not available to this process "
+    if missing:
+        raise ValueError(f"cpu_affinity {sorted(want)}: CPUs {missing} are not available to this process "
                          f"(available: {sorted(allowed)})")
     pinned = []
     for tid in process_threads():

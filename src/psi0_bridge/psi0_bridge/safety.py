@@ -92,7 +92,6 @@ class LoopStats:
         self.warn_ms = warn_ms
         self.error_ms = error_ms
         self._ring = np.zeros(window)
-        self._n = 0
         self.history: list[float] | None = None
         self.overruns = 0
         self.ticks = 0
@@ -100,8 +99,7 @@ class LoopStats:
 
     def record(self, actual_period_s: float) -> None:
         err = abs(actual_period_s - self.period_s) * 1e3
-        self._ring[self._n % self._ring.size] = err
-        self._n += 1
+        self._ring[self.ticks % self._ring.size] = err
         if self.history is not None:
             self.history.append(err)
         self.ticks += 1
@@ -110,12 +108,12 @@ class LoopStats:
             self.overruns += 1
 
     def reset(self) -> None:
-        self._n = self.overruns = self.ticks = 0
+        self.overruns = self.ticks = 0
         self.worst_ms = 0.0
 
     def percentiles(self, qs: tuple[float, ...] = (50.0, 99.0)) -> tuple[float, ...]:
         """Percentiles of the window's period errors (ms), zeros before the first tick."""
-        n = min(self._n, self._ring.size)
+        n = min(self.ticks, self._ring.size)
         if n == 0:
             return tuple(0.0 for _ in qs)
         return tuple(float(v) for v in np.percentile(self._ring[:n], qs))

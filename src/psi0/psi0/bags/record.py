@@ -32,11 +32,15 @@ class Recorder:
         self.writer: Writer | None = None
         self.conns: dict = {}
         self.paths: list[Path] = []
-        self.count = 0  # messages written, all topics
-        self.counts: dict[str, int] = {t: 0 for t in topics}  # per topic
+        self.counts: dict[str, int] = {t: 0 for t in topics}  # messages written per topic
         self._bytes = 0
         self._t_open: int | None = None
         self._subs = []
+
+    @property
+    def count(self) -> int:
+        """Messages written, all topics."""
+        return sum(self.counts.values())
 
     def discover(self, timeout_s: float = 10.0) -> dict[str, str]:
         """Wait until every topic has a publisher and a type; returns topic → type."""
@@ -91,8 +95,7 @@ class Recorder:
             self._t_open = t
         self.writer.write(self.conns[topic], t, bytes(data))
         self._bytes += len(data)
-        self.count += 1
-        self.counts[topic] = self.counts.get(topic, 0) + 1
+        self.counts[topic] += 1
 
     def stop(self) -> list[Path]:
         for s in self._subs:

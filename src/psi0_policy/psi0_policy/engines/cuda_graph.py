@@ -57,7 +57,6 @@ class CudaGraphEngine:
         self.model = model.to(self.device, self.dtype).eval()
         self.cfg = model.cfg
         self.warmup = warmup
-        self.capture_backbone = capture_backbone
         self.backbone_fallback: str | None = None if capture_backbone else "capture_backbone=False"
         self.graphs: dict[tuple, tuple[Replayable, dict[str, torch.Tensor]]] = {}
         self.contexts: dict[int, StaticContext] = {}  # per camera count
