@@ -49,6 +49,55 @@ def test_s2_stale_lowstate_warns_then_stops_within_100ms():
     assert d.core.state == State.STOPPED and "LowState" in d.core.stop_reason
 
 
+def _stall(d, seconds):
+    """The bridge itself does not tick for `seconds` (its process stalled); the robot's state is not delivered."""
+    d.t += seconds
+
+
+def test_s2_after_the_bridges_own_stall_it_waits_one_tick_for_queued_state():
+    d = active_driver()
+    _stall(d, 0.15)  # LowState kept coming, but sat in the receive socket while the bridge was stalled
+    d.state_alive = False
+    out = d.step()
+    assert out.body is None and d.core.state == State.ACTIVE and d.core.counters.own_stall_waits == 1
+    d.state_alive = True  # the receive thread delivers what was queued
+    out = d.step(5)
+    assert d.core.state == State.ACTIVE and out.body is not None and not out.damping
+
+
+def test_s2_after_the_bridges_own_stall_a_dead_robot_is_stopped_on_the_next_tick():
+    d = active_driver()
+    d.state_alive = False
+    t_lost = d.t - TICK
+    _stall(d, 0.15)
+    d.step(2)
+    sent = [(t, o) for t, o in d.outputs if t > t_lost and o.body is not None]
+    assert d.core.state == State.STOPPED and "LowState" in d.core.stop_reason
+    assert sent and sent[0][1].damping and sent[0][0] - t_lost <= 0.15 + 2 * TICK  # the first frame sent: damping
+    # one wait per silence: a second stall without state in between stops at once
+    d2 = active_driver()
+    d2.state_alive = False
+    _stall(d2, 0.15)
+    assert d2.step().body is None
+    _stall(d2, 0.05)
+    assert d2.step().damping and d2.core.state == State.STOPPED
+
+
+def test_s2_never_sends_a_target_on_state_older_than_the_limit():
+    """Whatever the pattern of bridge stalls and state arrivals, no non-damping frame goes out on stale state."""
+    rng = np.random.default_rng(5)
+    for _ in range(20):
+        d = active_driver()
+        for _ in range(300):
+            d.state_alive = rng.random() < 0.7
+            if rng.random() < 0.05:
+                _stall(d, rng.uniform(0.005, 0.2))
+            t = d.t
+            out = d.step()
+            if out.body is not None and not out.damping:
+                assert t - d.core.measured.stamp <= d.core.cfg["state_stop_s"]
+
+
 def test_s2_bad_crc_lowstate_is_dropped_and_counted():
     d = Driver(make_core())
     d.core.on_lowstate(d.t, np.ones(29), np.zeros(29), np.array([1.0, 0, 0, 0]), np.zeros(3), 5, crc_ok=False)

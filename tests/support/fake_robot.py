@@ -17,8 +17,8 @@ import numpy as np
 from unitree_sdk2py.idl.unitree_hg.msg.dds_ import HandCmd_, HandState_, LowCmd_, LowState_
 
 from psi0.robot import load_g1
-from psi0_bridge.lowlevel import crc_ok, hand_state, lowcmd_frame, lowstate_message, pack_lowstate
-from psi0_bridge.robot_dds import Endpoint
+from psi0_bridge.lowlevel import crc_ok, hand_state, lowcmd_from_cdr, lowstate_cdr, pack_lowstate
+from psi0_bridge.robot_dds import Endpoint, write_serialized
 
 
 @dataclass
@@ -58,7 +58,7 @@ class FakeRobot:
         self.ep = Endpoint(self.domain, "lo")
         self.pub = self.ep.writer("rt/lowstate", LowState_)
         self.hand_pubs = {s: self.ep.writer(f"rt/dex3/{s}/state", HandState_) for s in ("left", "right")}
-        self.ep.reader("rt/lowcmd", LowCmd_, self._on_cmd)
+        self.ep.reader("rt/lowcmd", LowCmd_, self._on_cmd, serialized=True)
         for s in ("left", "right"):
             self.ep.reader(f"rt/dex3/{s}/cmd", HandCmd_, lambda m, s=s: self._on_hand(s, m))
         self.lock = threading.Lock()
@@ -78,10 +78,10 @@ class FakeRobot:
         except OSError:
             pass
 
-    def _on_cmd(self, msg: LowCmd_) -> None:
+    def _on_cmd(self, data: bytes) -> None:
         self._realtime()
         t = time.monotonic()
-        f = lowcmd_frame(msg)
+        f = lowcmd_from_cdr(data)
         m = f["motor"]
         r = Received(t, m["q"].astype(float), m["kp"].astype(float), m["kd"].astype(float), m["mode"].copy(),
                      int(f["mode_machine"]), int(f["mode_pr"]), crc_ok(f))
@@ -112,7 +112,7 @@ class FakeRobot:
                                   np.array([0, 0, 9.81]), np.zeros(3), self.mode_machine, tick)
                 if self.corrupt_crc:
                     f["crc"] ^= 0xDEADBEEF
-                self.pub.write(lowstate_message(f))
+                write_serialized(self.pub, lowstate_cdr(f))
                 if tick % 5 == 0:
                     for _s, p in self.hand_pubs.items():
                         p.write(hand_state(np.zeros(7), np.zeros(7), np.zeros(7)))

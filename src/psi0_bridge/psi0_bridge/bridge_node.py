@@ -2,9 +2,15 @@
 
 Threads:
 - control thread: a 500 Hz loop paced on the monotonic clock (sleep, then a short spin to the
-  deadline); each tick runs `BridgeCore.tick` and writes one freshly built LowCmd (CRC last), and
-  every fifth tick the two Dex3 HandCmds. It never waits on the policy or on ROS callbacks.
-- Cyclone DDS listener threads: LowState / HandState → the core (bad CRC dropped and counted).
+  deadline); each tick takes the newest LowState from its DDS reader (bad CRC dropped and counted),
+  runs `BridgeCore.tick` and writes one freshly built LowCmd (CRC last), and every fifth tick the
+  two Dex3 HandCmds. It never waits on the policy or on ROS callbacks.
+  LowState is polled, not delivered by a listener, so S2 (stale LowState) measures the robot's
+  silence and never the bridge's own: a state that arrived while this process was stalled (GIL,
+  scheduling) is found by the first tick after the stall.
+  Dex3 HandState is taken the same way. No Python runs on Cyclone's threads.
+- Cyclone DDS threads: "recv" stores robot state in the readers (C, no GIL); it gets SCHED_FIFO
+  just below the control thread.
 - rclpy executor (main thread): action_chunk, estop heartbeat, services, status publishing.
 One lock guards the core; every critical section is a few tens of microseconds.
 
@@ -39,9 +45,9 @@ from psi0.rostime import to_sec
 from psi0_bridge.clock_rate import ClockRate
 from psi0_bridge.config import SCHEMA
 from psi0_bridge.core import BridgeCore, Output, State
-from psi0_bridge.lowlevel import crc_ok, hand_cmd, lowcmd_cdr, lowstate_frame, pack_lowcmd
-from psi0_bridge.realtime import pin_threads, set_fifo, sleep_until
-from psi0_bridge.robot_dds import Endpoint, write_serialized
+from psi0_bridge.lowlevel import crc_ok, hand_cmd, lowcmd_cdr, lowstate_from_cdr, pack_lowcmd
+from psi0_bridge.realtime import pin_threads, set_fifo, set_fifo_threads, sleep_until
+from psi0_bridge.robot_dds import Endpoint, take_serialized, write_serialized
 from psi0_bridge.safety import LoopStats
 from psi0_bridge.wbc import StandController
 from psi0_msgs.msg import ActionChunk, BridgeStatus
@@ -78,7 +84,6 @@ class BridgeNode(Node):
         self.hand_dq = {"left": np.zeros(7), "right": np.zeros(7)}
         self.frames_sent = 0
         self.damping_frames = 0
-        self._rt_threads: set[int] = set()
         self._tau = np.zeros(29)  # last measured body torques and accelerometer (for joint_states / imu)
         self._acc = np.zeros(3)
 
@@ -90,9 +95,10 @@ class BridgeNode(Node):
             raise ConfigError(f"another process already writes {LOWCMD} (writers {others}); refusing to start (S1)")
         self.lowcmd_writer = self.dds.writer(LOWCMD, LowCmd_)
         self.hand_writers = {s: self.dds.writer(t, HandCmd_) for s, t in HAND_CMD.items()}
-        self.dds.reader(LOWSTATE, LowState_, self._on_lowstate)
-        for side, topic in HAND_STATE.items():
-            self.dds.reader(topic, HandState_, lambda m, s=side: self._on_hand_state(s, m))
+        # taken by the control loop; 4 deep so that every frame's CRC is checked and counted at 500 Hz
+        self.lowstate_reader = self.dds.polled_reader(LOWSTATE, LowState_, depth=4)
+        self.hand_readers = {side: self.dds.polled_reader(topic, HandState_) for side, topic in HAND_STATE.items()}
+        self.hand_state_errors = 0
 
         # ---- ROS side ----------------------------------------------------------------------------
         reliable1 = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE)
@@ -116,7 +122,11 @@ class BridgeNode(Node):
         self.clock_rate = ClockRate(enabled=bool(self.get_parameter("use_sim_time").value))
         if self.clock_rate.enabled:  # simulated seconds per wall second, for playing chunks at the simulator's rate
             self.create_timer(0.25, lambda: self.clock_rate.update(time.monotonic(), self.get_clock().now().nanoseconds * 1e-9))
-        self._make_realtime(offset=10)  # the ROS executor (this thread) below the DDS listeners
+        self._make_realtime(offset=10)  # the ROS executor (this thread) below the DDS receive threads
+        if cfg["realtime_priority"] > 5:  # Cyclone's receive threads (robot state, hand listeners): below the loop
+            _, error = set_fifo_threads(("recv", "dq.user"), cfg["realtime_priority"] - 5)
+            if error:
+                self.get_logger().warning(f"DDS receive threads run without real-time priority ({error})")
         if cfg["cpu_affinity"]:  # every thread that exists now (DDS, ROS, control); later ones inherit it
             pinned = pin_threads(cfg["cpu_affinity"])
             self.get_logger().info(f"{len(pinned)} bridge threads pinned to CPUs {cfg['cpu_affinity']}")
@@ -137,30 +147,36 @@ class BridgeNode(Node):
         use_sim_time at the simulator's measured rate (clock_rate.py)."""
         return self.clock_rate.to_local(t_ros, dt, time.monotonic(), self.get_clock().now().nanoseconds * 1e-9)
 
-    # ---- robot inputs (Cyclone threads) -------------------------------------------------------
-    def _listener_priority(self) -> None:
-        if threading.get_ident() not in self._rt_threads:  # DDS listener threads: just below the loop
-            self._rt_threads.add(threading.get_ident())
-            self._make_realtime(offset=5)
-
-    def _on_lowstate(self, msg: LowState_) -> None:
-        self._listener_priority()
-        f = lowstate_frame(msg)
-        ok = crc_ok(f)
-        m, imu = f["motor"], f["imu"]
-        with self.lock:
-            self.core.on_lowstate(self.now(), m["q"][:29], m["dq"][:29], imu["quaternion"], imu["gyroscope"],
-                                  int(f["mode_machine"]), crc_ok=ok)
+    # ---- robot inputs ----------------------------------------------------------------------------
+    def _take_lowstate(self, now: float) -> None:
+        """Control thread, lock held: every LowState received since the last tick, oldest first (the reader keeps
+        the newest one: default DDS QoS)."""
+        for data in take_serialized(self.lowstate_reader, 8):
+            try:
+                f = lowstate_from_cdr(data)
+            except ValueError:
+                self.core.on_bad_lowstate()
+                continue
+            m, imu = f["motor"], f["imu"]
+            self.core.on_lowstate(now, m["q"][:29], m["dq"][:29], imu["quaternion"], imu["gyroscope"],
+                                  int(f["mode_machine"]), crc_ok=crc_ok(f))
             self._tau = m["tau_est"][:29].astype(float)
             self._acc = imu["accelerometer"].astype(float)
 
-    def _on_hand_state(self, side: str, msg: HandState_) -> None:
-        self._listener_priority()
-        q = np.array([s.q for s in msg.motor_state[:7]], dtype=float)
-        dq = np.array([s.dq for s in msg.motor_state[:7]], dtype=float)
-        with self.lock:
-            self.hand_q[side], self.hand_dq[side] = q, dq
-            self.core.on_hand_state(np.concatenate([self.hand_q["left"], self.hand_q["right"]]))
+    def _take_hand_state(self) -> None:
+        """Control thread, lock held: the newest Dex3 HandState of each hand, if one came (~0.07 ms each, 100 Hz)."""
+        for side, reader in self.hand_readers.items():
+            for data in take_serialized(reader, 1):
+                try:
+                    states = HandState_.deserialize(data).motor_state[:7]
+                    q = np.array([s.q for s in states], dtype=float)
+                    dq = np.array([s.dq for s in states], dtype=float)
+                except Exception:  # the SDK deserialiser's errors on malformed input vary (struct.error, ...)
+                    self.hand_state_errors += 1
+                    continue
+                if len(q) == 7:
+                    self.hand_q[side], self.hand_dq[side] = q, dq
+                    self.core.on_hand_state(np.concatenate([self.hand_q["left"], self.hand_q["right"]]))
 
     # ---- ROS inputs (executor thread) --------------------------------------------------------
     def _on_chunk(self, msg: ActionChunk) -> None:
@@ -249,6 +265,8 @@ class BridgeNode(Node):
             last = start
             try:
                 with self.lock:
+                    self._take_lowstate(self.now())
+                    self._take_hand_state()
                     self._send(self.core.tick(self.now()))
             except Exception as e:
                 self.get_logger().error(f"control tick failed: {e!r}", throttle_duration_sec=1.0)
@@ -337,7 +355,8 @@ class BridgeNode(Node):
         loop.values = [KeyValue(key=k, value=f"{v:.3f}" if isinstance(v, float) else str(v)) for k, v in {
             "period_error_p50_ms": p50, "period_error_p99_ms": p99,
             "period_error_max_ms": self.loop_stats.worst_ms, "overruns": self.loop_stats.overruns,
-            "ticks": self.loop_stats.ticks, "frames_sent": self.frames_sent}.items()]
+            "ticks": self.loop_stats.ticks, "frames_sent": self.frames_sent,
+            "own_stall_waits": self.core.counters.own_stall_waits, "hand_state_errors": self.hand_state_errors}.items()]
         safety = DiagnosticStatus(name="psi0 bridge: safety", hardware_id="g1")
         bad = self.core.state in (State.STOPPED, State.ESTOP)
         safety.level = bytes([2 if bad else 1 if self.core.state == State.HOLDING else 0])

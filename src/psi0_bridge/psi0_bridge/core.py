@@ -14,11 +14,17 @@ States (BridgeStatus):
   HOLDING   S3/S4: no due chunk step for `hold_after_s`, or a chunk was rejected: holds the last
             target. A valid, due chunk returns to ACTIVE.
   STOPPED   protective stop: damping on every body motor, hands relaxed (kp 0, kd 0). Latched
-            until `reset()`. Causes: S2 stale LowState > state_stop_s, S3 no due step for
+            until `reset()`. Causes: S2 stale LowState > state_stop_s (see OWN_STALL_S), S3 no due step for
             stop_after_s, S4 reject_stop_count rejections in a row, S1 a second writer, a
             mode_machine outside the allow-list.
   ESTOP     S9: like STOPPED, from the e-stop service, a False heartbeat or a heartbeat older than
             heartbeat_timeout_s. Latched until `reset()`.
+
+S2 and the bridge's own stalls: a bridge that did not tick for OWN_STALL_S or more (a stalled process, a
+page fault, CPU steal) cannot tell whether LowState stopped or is waiting in its receive socket. If the
+state is then stale, that tick sends nothing instead of stopping, once per silence; the next tick stops
+unless a LowState arrived meanwhile. No target is ever sent with state older than state_stop_s, and a dead
+robot is still stopped one tick after the bridge resumes.
 
 Limits: every position target passes `TargetGuard` (S5 position clamp, S6 velocity clamp), and
 the whole-body command passes `LocomotionBounds` (S10), whatever the input.
@@ -62,7 +68,8 @@ class HandTargets:
 
 @dataclass
 class Output:
-    """What one tick sends. `body` None: send nothing (robot not known yet). `hands` None: no hand frame this tick."""
+    """What one tick sends. `body` None: send nothing (robot not known yet, or waiting one tick for LowState after the
+    bridge's own stall). `hands` None: no hand frame this tick."""
 
     body: MotorTargets | None
     hands: HandTargets | None
@@ -80,6 +87,7 @@ class Counters:
     lowstate_warnings: int = 0
     locomotion_clamps: int = 0
     mode_machine_rejections: int = 0
+    own_stall_waits: int = 0
 
 
 @dataclass
@@ -91,6 +99,9 @@ class _Measured:
     gyro: np.ndarray = field(default_factory=lambda: np.zeros(3))
     hands_q: np.ndarray | None = None
     mode_machine: int | None = None
+
+
+OWN_STALL_S = 0.010  # a gap between two ticks this long (5 control periods) is the bridge's own stall
 
 
 class BridgeCore:
@@ -107,6 +118,8 @@ class BridgeCore:
         self.executor = ChunkExecutor()
         self.last_valid_chunk: Chunk | None = None
         self.measured = _Measured()
+        self._last_tick: float | None = None
+        self._waited_after_stall = False  # one wait per LowState silence
         self.heartbeat_stamp = -math.inf
         self.heartbeat_ok = False
         self.enable_requested = bool(cfg["auto_enable"])
@@ -147,7 +160,7 @@ class BridgeCore:
     def on_lowstate(self, now: float, q: np.ndarray, dq: np.ndarray, quat_wxyz: np.ndarray, gyro: np.ndarray,
                     mode_machine: int, crc_ok: bool = True) -> None:
         if not crc_ok:
-            self.counters.lowstate_crc_errors += 1
+            self.on_bad_lowstate()
             return
         if mode_machine not in self.cfg["mode_machine_allow"]:
             self.counters.mode_machine_rejections += 1
@@ -155,9 +168,14 @@ class BridgeCore:
             if self.state not in (State.IDLE, State.STOPPED, State.ESTOP):
                 self._stop(now, self.last_error)
             return
+        self._waited_after_stall = False
         m = self.measured
         m.stamp, m.q, m.dq, m.quat, m.gyro, m.mode_machine = now, np.asarray(q[:BODY], float), np.asarray(dq[:BODY], float), \
             np.asarray(quat_wxyz, float), np.asarray(gyro, float), int(mode_machine)
+
+    def on_bad_lowstate(self) -> None:
+        """A LowState whose CRC failed or that did not parse: dropped and counted; it refreshes nothing (S2)."""
+        self.counters.lowstate_crc_errors += 1
 
     def on_hand_state(self, q14: np.ndarray) -> None:
         self.measured.hands_q = np.asarray(q14, float)
@@ -229,6 +247,10 @@ class BridgeCore:
 
     # ---- the control tick -------------------------------------------------------------------
     def tick(self, now: float) -> Output:
+        gap = now - self._last_tick if self._last_tick is not None else 0.0
+        self._last_tick = now
+        if self._wait_after_own_stall(now, gap):
+            return Output(body=None, hands=None)
         self._watchdogs(now)
         if self.measured.mode_machine is None:
             return Output(body=None, hands=None)
@@ -294,6 +316,16 @@ class BridgeCore:
         if self.cfg["require_heartbeat"] and not heartbeat_fresh:
             return False, "no e-stop heartbeat"
         return True, ""
+
+    def _wait_after_own_stall(self, now: float, gap: float) -> bool:
+        """After the bridge's own stall, stale state may be queued, not missing: send nothing for one tick (see the
+        module docstring)."""
+        if (gap < OWN_STALL_S or self._waited_after_stall or now - self.measured.stamp <= self.cfg["state_stop_s"]
+                or self.state in (State.IDLE, State.STOPPED, State.ESTOP)):
+            return False
+        self._waited_after_stall = True
+        self.counters.own_stall_waits += 1
+        return True
 
     def _watchdogs(self, now: float) -> None:
         if self.state in (State.STOPPED, State.ESTOP, State.IDLE):

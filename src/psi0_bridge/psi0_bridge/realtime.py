@@ -23,6 +23,24 @@ def set_fifo(priority: int) -> str | None:
     return None
 
 
+def set_fifo_threads(names: Iterable[str], priority: int) -> tuple[list[int], str | None]:
+    """SCHED_FIFO at `priority` for this process's threads named `names` (their /proc comm, e.g. Cyclone DDS's
+    "recv"); returns the thread ids changed and why not all could be (None: all were)."""
+    want, changed = set(names), []
+    for tid in process_threads():
+        try:
+            with open(f"/proc/self/task/{tid}/comm") as f:
+                if f.read().strip() not in want:
+                    continue
+            os.sched_setscheduler(tid, os.SCHED_FIFO, os.sched_param(priority))
+            changed.append(tid)
+        except (FileNotFoundError, ProcessLookupError):  # the thread ended meanwhile
+            continue
+        except (PermissionError, OSError) as e:
+            return changed, str(e)
+    return changed, None
+
+
 def sleep_until(deadline: float, spin_s: float = 0.0005) -> None:
     """Wait until time.monotonic() reaches `deadline`: sleep to `spin_s` before it, then spin (the kernel's timer
     slack and wake-up latency are larger than a 500 Hz loop tolerates; the spin holds the GIL only between the

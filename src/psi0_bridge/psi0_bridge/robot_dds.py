@@ -17,12 +17,13 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from cyclonedds._clayer import ddspy_write
+from cyclonedds._clayer import ddspy_take, ddspy_write
 from cyclonedds.builtin import BuiltinDataReader, BuiltinTopicDcpsPublication
-from cyclonedds.core import InstanceState, Listener
+from cyclonedds.core import DDSException, InstanceState, Listener, SampleState, ViewState
 from cyclonedds.domain import Domain, DomainParticipant
 from cyclonedds.internal import InvalidSample
 from cyclonedds.pub import DataWriter
+from cyclonedds.qos import Policy, Qos
 from cyclonedds.sub import DataReader
 from cyclonedds.topic import Topic
 
@@ -57,8 +58,22 @@ def write_serialized(writer: DataWriter, data: bytes) -> None:
         raise RuntimeError(f"DDS write failed ({ret})")
 
 
+_ANY = SampleState.Any | ViewState.Any | InstanceState.Any
+
+
+def take_serialized(reader: DataReader, n: int = 16) -> list[bytes]:
+    """Take up to `n` samples as their serialized bytes (CDR with encapsulation header), oldest first, without
+    Python deserialisation (that costs ~0.4–0.7 ms per unitree_hg frame; callers parse with NumPy instead).
+    Non-blocking; samples that only report a state change (no data) are skipped."""
+    ret = ddspy_take(reader._ref, _ANY, n)
+    if isinstance(ret, int):
+        raise DDSException(ret, f"taking from {reader.topic.name}")
+    return [data for data, info in ret if info.valid_data]
+
+
 class Endpoint:
-    """Writers and readers on one participant. Handlers run on Cyclone's listener thread."""
+    """Writers and readers on one participant. Listener handlers run on Cyclone's receive thread; processes that
+    must exit cleanly (the bridge, the simulator) poll instead."""
 
     def __init__(self, domain_id: int, interface: str) -> None:
         self.participant = participant(domain_id, interface)
@@ -78,13 +93,16 @@ class Endpoint:
         self._keep.append(w)
         return w
 
-    def reader(self, name: str, msg_type: type, handler: Callable[[Any], None]) -> DataReader:
+    def reader(self, name: str, msg_type: type, handler: Callable[[Any], None], serialized: bool = False) -> DataReader:
+        """A reader whose `handler` runs on Cyclone's listener thread for every sample: the deserialized message,
+        or with `serialized` its bytes (see take_serialized). A handler that raises is counted and reported."""
+        take = (lambda r: take_serialized(r, 16)) if serialized else (
+            lambda r: [s for s in r.take(16) if not isinstance(s, InvalidSample)])
+
         def on_data(reader: DataReader | None) -> None:
             if reader is None:  # the reader is being deleted (shutdown)
                 return
-            for sample in reader.take(16):
-                if isinstance(sample, InvalidSample):
-                    continue
+            for sample in take(reader):
                 try:
                     handler(sample)
                 except Exception as e:
@@ -93,6 +111,15 @@ class Endpoint:
                         print(f"[robot_dds] {name}: handler failed ({self.handler_errors}x): {e!r}", file=sys.stderr)
 
         r = DataReader(self.participant, self.topic(name, msg_type), listener=Listener(on_data_available=on_data))
+        self._keep.append(r)
+        return r
+
+    def polled_reader(self, name: str, msg_type: type, depth: int = 1) -> DataReader:
+        """A reader without a listener: Cyclone's receive thread (C, no GIL) stores samples in its history (the
+        newest `depth`; 1 is the default QoS) and the owner takes them when it wants them (take_serialized,
+        DataReader.take). No Python runs on Cyclone's threads: no GIL contention from them, and nothing calls
+        into an interpreter that is shutting down (a listener can: a SIGSEGV at exit)."""
+        r = DataReader(self.participant, self.topic(name, msg_type), qos=Qos(Policy.History.KeepLast(depth)))
         self._keep.append(r)
         return r
 
