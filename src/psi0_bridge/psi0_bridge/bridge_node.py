@@ -123,7 +123,7 @@ class BridgeNode(Node):
         if self.clock_rate.enabled:  # simulated seconds per wall second, for playing chunks at the simulator's rate
             self.create_timer(0.25, lambda: self.clock_rate.update(time.monotonic(), self.get_clock().now().nanoseconds * 1e-9))
         self._make_realtime(offset=10)  # the ROS executor (this thread) below the DDS receive threads
-        if cfg["realtime_priority"] > 5:  # Cyclone's receive threads (robot state, hand listeners): below the loop
+        if cfg["realtime_priority"] > 5:  # Cyclone's receive threads (they fill the robot-state readers): below the loop
             _, error = set_fifo_threads(("recv", "dq.user"), cfg["realtime_priority"] - 5)
             if error:
                 self.get_logger().warning(f"DDS receive threads run without real-time priority ({error})")
@@ -149,8 +149,8 @@ class BridgeNode(Node):
 
     # ---- robot inputs ----------------------------------------------------------------------------
     def _take_lowstate(self, now: float) -> None:
-        """Control thread, lock held: every LowState received since the last tick, oldest first (the reader keeps
-        the newest one: default DDS QoS)."""
+        """Control thread, lock held: the LowStates received since the last tick (up to the reader's 4), oldest
+        first; unparsable or bad-CRC frames are dropped and counted."""
         for data in take_serialized(self.lowstate_reader, 8):
             try:
                 f = lowstate_from_cdr(data)
@@ -172,11 +172,12 @@ class BridgeNode(Node):
                     q = np.array([s.q for s in states], dtype=float)
                     dq = np.array([s.dq for s in states], dtype=float)
                 except Exception:  # the SDK deserialiser's errors on malformed input vary (struct.error, ...)
+                    q = dq = np.zeros(0)
+                if len(q) != 7:  # not a Dex3 state: dropped, counted in /diagnostics
                     self.hand_state_errors += 1
                     continue
-                if len(q) == 7:
-                    self.hand_q[side], self.hand_dq[side] = q, dq
-                    self.core.on_hand_state(np.concatenate([self.hand_q["left"], self.hand_q["right"]]))
+                self.hand_q[side], self.hand_dq[side] = q, dq
+                self.core.on_hand_state(np.concatenate([self.hand_q["left"], self.hand_q["right"]]))
 
     # ---- ROS inputs (executor thread) --------------------------------------------------------
     def _on_chunk(self, msg: ActionChunk) -> None:
