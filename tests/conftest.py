@@ -28,6 +28,16 @@ os.environ.setdefault("RMW_IMPLEMENTATION", "rmw_fastrtps_cpp")
 
 # ROS domains 30..99 for tests (0 = real robot, 1 = simulator robot DDS by convention).
 _domains = itertools.cycle(range(30 + os.getpid() % 7 * 10, 100))
+# Robot-side (Cyclone DDS) domains for tests: 2..29, disjoint from the ROS ones. A domain's UDP ports are
+# 7400 + 250·d + a few: from d = 102 on they lie in Linux's ephemeral port range (32768+), where any socket may
+# already hold one, and the participant then fails to start ("failed to bind … address in use", seen in CI).
+_ROBOT_DOMAINS = list(range(2, 30))
+_robot_domains = itertools.cycle(_ROBOT_DOMAINS[os.getpid() % 28:] + _ROBOT_DOMAINS[:os.getpid() % 28])
+
+
+def next_robot_domain() -> int:
+    """A robot DDS domain for one test's simulator / bridge / fake robot (cycles through 28)."""
+    return next(_robot_domains)
 
 
 def reference_dir(*parts: str) -> Path:

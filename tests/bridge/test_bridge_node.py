@@ -6,7 +6,6 @@ Times are measured where the robot would see them: the arrival of LowCmd frames 
 
 from __future__ import annotations
 
-import itertools
 import os
 import signal
 import threading
@@ -26,14 +25,13 @@ from psi0.robot import action_names, load_g1
 from psi0.rostime import to_time_msg
 from psi0_msgs.msg import ActionChunk, BridgeStatus
 from tests.bridge.helpers import hold_chunk
-from tests.conftest import spin_until
+from tests.conftest import next_robot_domain, spin_until
 from tests.support.fake_robot import FakeRobot
 
 pytestmark = [pytest.mark.ros, pytest.mark.timeout(120)]
 G1 = load_g1()
 BRIDGE = str(find_executable("psi0_bridge", "bridge_node"))
 R_ELBOW = G1.body.index("right_elbow_joint")
-_robot_domains = itertools.cycle(range(150 + os.getpid() % 5 * 10, 230))
 
 
 class RosSide:
@@ -99,7 +97,7 @@ class RosSide:
 @pytest.fixture
 def rig(rclpy_context, spawn):
     """Fake robot + ROS tester + a bridge process factory."""
-    robot_domain = next(_robot_domains)
+    robot_domain = next_robot_domain()
     made = {}
 
     def start(robot: bool = True, **params):

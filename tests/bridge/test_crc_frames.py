@@ -142,8 +142,9 @@ def test_serialized_readers_polled_and_listened_receive_what_was_written():
     import time
 
     from psi0_bridge.robot_dds import Endpoint, take_serialized, write_serialized
+    from tests.conftest import next_robot_domain
 
-    a, b = Endpoint(228, "lo"), Endpoint(228, "lo")
+    a, b = Endpoint(d := next_robot_domain(), "lo"), Endpoint(d, "lo")
     heard: list[bytes] = []
     b.reader("rt/lowstate", LowState_, heard.append, serialized=True)
     polled = b.polled_reader("rt/lowstate", LowState_)
@@ -171,8 +172,9 @@ def test_serialized_write_arrives_as_the_same_lowcmd():
     import time
 
     from psi0_bridge.robot_dds import Endpoint, write_serialized
+    from tests.conftest import next_robot_domain
 
-    a, b = Endpoint(229, "lo"), Endpoint(229, "lo")
+    a, b = Endpoint(d := next_robot_domain(), "lo"), Endpoint(d, "lo")
     got = []
     b.reader("rt/lowcmd", LowCmd_, got.append)
     w = a.writer("rt/lowcmd", LowCmd_)

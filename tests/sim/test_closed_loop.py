@@ -6,7 +6,6 @@ bridge runs as its own process; the ROS side (heartbeat, chunks, services) is a 
 
 from __future__ import annotations
 
-import itertools
 import os
 import time
 
@@ -25,17 +24,16 @@ from psi0_sim.physics import G1Physics
 from psi0_sim.robot_interface import SimRobotInterface
 from tests.bridge.helpers import hold_chunk
 from tests.bridge.test_bridge_node import RosSide
-from tests.conftest import PYTHON
+from tests.conftest import PYTHON, next_robot_domain
 
 pytestmark = [pytest.mark.sim, pytest.mark.ros, pytest.mark.slow, pytest.mark.timeout(180)]
 G1 = load_g1()
 HERE = os.path.dirname(__file__)
-_domains = itertools.cycle(range(120 + os.getpid() % 3 * 8, 148))
 NOMINAL_PELVIS = 0.78
 
 
 def _sim(**physics_kw):
-    domain = next(_domains)
+    domain = next_robot_domain()
     physics = G1Physics(Scene.random(0), **physics_kw)
     iface = SimRobotInterface(physics, domain, "lo")
     loop = SimLoop(physics, iface, realtime=True)

@@ -11,12 +11,13 @@ from psi0.evaluate import default_bundle, session, summarize
 from psi0_policy.data import convert as conv
 from psi0_policy.data import video
 from psi0_policy.data.lerobot_reader import LeRobotData, check
+from tests.conftest import next_robot_domain
 
 pytestmark = [pytest.mark.sim, pytest.mark.ros, pytest.mark.slow, pytest.mark.timeout(240)]
 
 
 def test_expert_demonstration_is_recorded_and_converted(tmp_path, ros_domain):
-    results = session(None, [5], "expert", log_dir=tmp_path / "logs", record=tmp_path / "bags", robot_domain=ros_domain + 100)
+    results = session(None, [5], "expert", log_dir=tmp_path / "logs", record=tmp_path / "bags", robot_domain=next_robot_domain())
     r = results[0]
     assert r.success and r.stops == 0 and r.chunks_rejected == 0 and r.states == ["ACTIVE"], r
     rep = conv.convert("bag", [tmp_path / "bags"], tmp_path / "ds", progress=False, action_frame="expert")
@@ -32,7 +33,7 @@ def test_committed_bundle_runs_episodes_without_a_safety_event(tmp_path, ros_dom
     manifest = json.loads((bundle / "bundle.json").read_text())
     assert manifest["stage"] == "finetune" and manifest["horizon"] == 30
     results = session(bundle, [2000, 2001], "policy", "rtc", log_dir=tmp_path / "logs", video=tmp_path / "demo.mp4",
-                      plot=tmp_path / "plot.png", robot_domain=ros_domain + 100)
+                      plot=tmp_path / "plot.png", robot_domain=next_robot_domain())
     s = summarize(results)
     print(json.dumps(s))
     assert s["safety_stops"] == 0 and s["chunks_rejected"] == 0

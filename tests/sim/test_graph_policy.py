@@ -1,8 +1,6 @@
 """Graph layer, whole stack: simulator + bridge + policy node (tiny bundle, torch engine on CPU) as
 three processes for 20 s: chunks arrive, the bridge executes them, no safety stop."""
 
-import itertools
-import os
 import time
 
 import pytest
@@ -12,14 +10,14 @@ from std_msgs.msg import String
 from psi0.launcher import find_executable
 from psi0.rostime import to_sec
 from tests.bridge.test_bridge_node import RosSide
+from tests.conftest import next_robot_domain
 from tests.policy.bundle import tiny_bundle
 
 pytestmark = [pytest.mark.sim, pytest.mark.ros, pytest.mark.slow, pytest.mark.timeout(150)]
-_domains = itertools.cycle(range(90 + os.getpid() % 2 * 5, 100))
 
 
 def test_sim_bridge_policy_run_20s_without_a_stop(rclpy_context, spawn, tmp_path):
-    domain = next(_domains)
+    domain = next_robot_domain()
     bundle = tiny_bundle(tmp_path / "bundle")
     # 320×240 frames: what Ψ0 feeds the model anyway (it halves 640×480), and a quarter of the rendering and
     # transport load of full frames on this 2-core machine (the sim node test covers 640×480)

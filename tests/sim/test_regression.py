@@ -1,7 +1,6 @@
 """Bag-replay regression: a golden bag recorded from the project's own simulator (sim + bridge + policy
 node with a tiny bundle) re-infers identically, and a perturbed model parameter fails, naming the step."""
 
-import itertools
 import os
 
 import pytest
@@ -16,11 +15,10 @@ from psi0.launcher import find_executable
 from psi0_policy.model.checkpoint import load_checkpoint, save_checkpoint
 from psi0_policy.policy import Policy
 from psi0_policy.regression import compare
-from tests.conftest import spin_until
+from tests.conftest import next_robot_domain, spin_until
 from tests.policy.bundle import tiny_bundle
 
 pytestmark = [pytest.mark.sim, pytest.mark.ros, pytest.mark.slow, pytest.mark.timeout(150)]
-_domains = itertools.cycle(range(80 + os.getpid() % 2 * 4, 88))
 
 
 @pytest.fixture(scope="module")
@@ -29,7 +27,7 @@ def golden(tmp_path_factory, ros_domain_module):
     bundle = tiny_bundle(tmp / "bundle")
     from tests.conftest import Proc
 
-    domain = next(_domains)
+    domain = next_robot_domain()
     env = {"ROS_DOMAIN_ID": str(ros_domain_module)}
     procs = [
         Proc([str(find_executable("psi0_sim", "sim_node")), "--ros-args", "-p", f"robot_domain:={domain}",

@@ -1,7 +1,5 @@
 """Node layer: the sim node as its own process — camera images, camera info, /clock, reset."""
 
-import itertools
-import os
 
 import numpy as np
 import pytest
@@ -14,14 +12,13 @@ from std_srvs.srv import Trigger
 
 from psi0.launcher import find_executable
 from psi0.rostime import to_sec
-from tests.conftest import spin_until
+from tests.conftest import next_robot_domain, spin_until
 
 pytestmark = [pytest.mark.sim, pytest.mark.ros, pytest.mark.timeout(120)]
-_domains = itertools.cycle(range(100 + os.getpid() % 3 * 6, 118))
 
 
 def test_camera_clock_and_reset(rclpy_context, spawn):
-    domain = next(_domains)
+    domain = next_robot_domain()
     proc = spawn([str(find_executable("psi0_sim", "sim_node")), "--ros-args", "-p", f"robot_domain:={domain}",
                   "-p", "gantry_release_s:=0.0"], name="sim")
     node = Node("sim_test", context=rclpy_context)
