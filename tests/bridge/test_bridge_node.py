@@ -277,6 +277,9 @@ def test_wrong_mode_machine_is_refused(rig):
     tasks = list(Path(f"/proc/{proc.popen.pid}/task").iterdir())
     allowed = {t.name: os.sched_getaffinity(int(t.name)) for t in tasks}
     assert len(allowed) > 5 and all(a == {cpu} for a in allowed.values()), allowed
+    # Cyclone's receive thread fills the robot-state readers: real-time, like the threads that run Python
+    recv = [int(t.name) for t in tasks if (t / "comm").read_text().strip() == "recv"]
+    assert recv and all(os.sched_getscheduler(tid) == os.SCHED_FIFO for tid in recv)
 
 
 def test_second_writer_refuses_start_and_is_detected_later(rig, spawn):
