@@ -158,8 +158,8 @@ def test_serialized_readers_polled_and_listened_receive_what_was_written():
         taken += take_serialized(polled)
     assert heard and taken
     assert lowstate_from_cdr(heard[0]).tobytes() == lowstate_from_cdr(taken[0]).tobytes() == f.tobytes()
-    for _ in range(5):  # default QoS keeps the newest sample only: a slow taker gets the latest, not a backlog
-        write_serialized(w, lowstate_cdr(_state(_ + 20)))
+    for i in range(5):  # default QoS keeps the newest sample only: a slow taker gets the latest, not a backlog
+        write_serialized(w, lowstate_cdr(_state(i + 20)))
     time.sleep(0.3)
     last = take_serialized(polled)
     assert len(last) == 1 and lowstate_from_cdr(last[0]).tobytes() == _state(24).tobytes()

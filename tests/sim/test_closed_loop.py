@@ -12,11 +12,11 @@ import time
 import mujoco
 import numpy as np
 import pytest
-from unitree_sdk2py.idl.unitree_hg.msg.dds_ import LowCmd_
+from unitree_sdk2py.idl.unitree_hg.msg.dds_ import HandCmd_, LowCmd_
 
 from psi0.launcher import find_executable
 from psi0.robot import load_g1
-from psi0_bridge.lowlevel import MotorTargets, lowcmd_message, pack_lowcmd
+from psi0_bridge.lowlevel import MotorTargets, hand_cmd, lowcmd_message, pack_lowcmd
 from psi0_bridge.robot_dds import Endpoint
 from psi0_sim.loop import SimLoop
 from psi0_sim.model import Scene
@@ -155,6 +155,23 @@ def test_bad_crc_commands_have_no_effect(sim):
     assert iface.commands >= 1
     with loop.lock:
         assert np.all(physics.cmd.kp[:29] == 100.0)
+    ep.close()
+
+
+def test_dex3_commands_reach_the_hand_motors(sim):
+    domain, physics, iface, loop = sim
+    ep = Endpoint(domain, "lo")
+    w = ep.writer("rt/dex3/right/cmd", HandCmd_)
+    q = np.linspace(0.1, 0.7, 7)
+    deadline = time.monotonic() + 5
+    while iface.hand_commands == 0 and time.monotonic() < deadline:
+        w.write(hand_cmd(q, np.full(7, 2.0), np.full(7, 0.1)))
+        time.sleep(0.05)
+    assert iface.hand_commands >= 1
+    with loop.lock:
+        right = slice(36, 43)
+        assert np.allclose(physics.cmd.q[right], q, atol=1e-6) and np.all(physics.cmd.kp[right] == 2.0)
+        assert np.all(physics.cmd.enabled[right]) and np.all(physics.cmd.kp[29:36] == 0.0)  # left hand untouched
     ep.close()
 
 

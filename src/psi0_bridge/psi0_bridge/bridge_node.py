@@ -53,6 +53,7 @@ from psi0_bridge.wbc import StandController
 from psi0_msgs.msg import ActionChunk, BridgeStatus
 
 LOWCMD, LOWSTATE = "rt/lowcmd", "rt/lowstate"
+LOWSTATE_DEPTH = 4  # LowStates the reader keeps between two ticks: every frame's CRC is checked and counted at 500 Hz
 HAND_CMD = {"left": "rt/dex3/left/cmd", "right": "rt/dex3/right/cmd"}
 HAND_STATE = {"left": "rt/dex3/left/state", "right": "rt/dex3/right/state"}
 
@@ -84,8 +85,7 @@ class BridgeNode(Node):
         self.hand_dq = {"left": np.zeros(7), "right": np.zeros(7)}
         self.frames_sent = 0
         self.damping_frames = 0
-        self._tau = np.zeros(29)  # last measured body torques and accelerometer (for joint_states / imu)
-        self._acc = np.zeros(3)
+        self._state_frame: np.ndarray | None = None  # the newest LowState frame (torques, accelerometer: joint_states)
 
         # ---- robot DDS (Cyclone) -------------------------------------------------------------
         self.dds = Endpoint(cfg["robot_domain"], cfg["network_interface"])
@@ -95,8 +95,7 @@ class BridgeNode(Node):
             raise ConfigError(f"another process already writes {LOWCMD} (writers {others}); refusing to start (S1)")
         self.lowcmd_writer = self.dds.writer(LOWCMD, LowCmd_)
         self.hand_writers = {s: self.dds.writer(t, HandCmd_) for s, t in HAND_CMD.items()}
-        # taken by the control loop; 4 deep so that every frame's CRC is checked and counted at 500 Hz
-        self.lowstate_reader = self.dds.polled_reader(LOWSTATE, LowState_, depth=4)
+        self.lowstate_reader = self.dds.polled_reader(LOWSTATE, LowState_, depth=LOWSTATE_DEPTH)  # the loop takes it
         self.hand_readers = {side: self.dds.polled_reader(topic, HandState_) for side, topic in HAND_STATE.items()}
         self.hand_state_errors = 0
 
@@ -149,9 +148,9 @@ class BridgeNode(Node):
 
     # ---- robot inputs ----------------------------------------------------------------------------
     def _take_lowstate(self, now: float) -> None:
-        """Control thread, lock held: the LowStates received since the last tick (up to the reader's 4), oldest
+        """Control thread, lock held: the LowStates received since the last tick (up to LOWSTATE_DEPTH), oldest
         first; unparsable or bad-CRC frames are dropped and counted."""
-        for data in take_serialized(self.lowstate_reader, 8):
+        for data in take_serialized(self.lowstate_reader, LOWSTATE_DEPTH):
             try:
                 f = lowstate_from_cdr(data)
             except ValueError:
@@ -160,8 +159,7 @@ class BridgeNode(Node):
             m, imu = f["motor"], f["imu"]
             self.core.on_lowstate(now, m["q"][:29], m["dq"][:29], imu["quaternion"], imu["gyroscope"],
                                   int(f["mode_machine"]), crc_ok=crc_ok(f))
-            self._tau = m["tau_est"][:29].astype(float)
-            self._acc = imu["accelerometer"].astype(float)
+            self._state_frame = f  # converted for joint_states at their rate, not here at 500 Hz
 
     def _take_hand_state(self) -> None:
         """Control thread, lock held: the newest Dex3 HandState of each hand, if one came (~0.07 ms each, 100 Hz)."""
@@ -266,9 +264,10 @@ class BridgeNode(Node):
             last = start
             try:
                 with self.lock:
-                    self._take_lowstate(self.now())
+                    now = self.now()
+                    self._take_lowstate(now)
                     self._take_hand_state()
-                    self._send(self.core.tick(self.now()))
+                    self._send(self.core.tick(now))
             except Exception as e:
                 self.get_logger().error(f"control tick failed: {e!r}", throttle_duration_sec=1.0)
             if time.monotonic() - next_t > period:  # fell behind by a whole period: resynchronise
@@ -304,10 +303,12 @@ class BridgeNode(Node):
             if m.mode_machine is None:
                 return
             q, dq = m.q.copy(), m.dq.copy()
-            tau = self._tau
+            f = self._state_frame
+            tau = f["motor"]["tau_est"][:29].astype(float) if f is not None else np.zeros(29)
+            acc = f["imu"]["accelerometer"].astype(float) if f is not None else np.zeros(3)
             hq = np.concatenate([self.hand_q["left"], self.hand_q["right"]])
             hdq = np.concatenate([self.hand_dq["left"], self.hand_dq["right"]])
-            quat, gyro, acc = m.quat.copy(), m.gyro.copy(), self._acc
+            quat, gyro = m.quat.copy(), m.gyro.copy()
         js = JointState()
         js.header.stamp = self.get_clock().now().to_msg()
         js.name = self.robot.joint_state_names()

@@ -310,17 +310,21 @@ class BridgeCore:
     def _can_command(self, now: float) -> tuple[bool, str]:
         if self.measured.mode_machine is None:
             return False, "no LowState received yet"
-        if now - self.measured.stamp > self.cfg["state_stop_s"]:
+        if self._state_stale(now):
             return False, "LowState is stale"
         heartbeat_fresh = self.heartbeat_ok and now - self.heartbeat_stamp <= self.cfg["heartbeat_timeout_s"]
         if self.cfg["require_heartbeat"] and not heartbeat_fresh:
             return False, "no e-stop heartbeat"
         return True, ""
 
+    def _state_stale(self, now: float) -> bool:
+        """S2: no LowState for longer than state_stop_s."""
+        return now - self.measured.stamp > self.cfg["state_stop_s"]
+
     def _wait_after_own_stall(self, now: float, gap: float) -> bool:
         """After the bridge's own stall, stale state may be queued, not missing: send nothing for one tick (see the
         module docstring)."""
-        if (gap < OWN_STALL_S or self._waited_after_stall or now - self.measured.stamp <= self.cfg["state_stop_s"]
+        if (gap < OWN_STALL_S or self._waited_after_stall or not self._state_stale(now)
                 or self.state in (State.IDLE, State.STOPPED, State.ESTOP)):
             return False
         self._waited_after_stall = True
@@ -330,11 +334,10 @@ class BridgeCore:
     def _watchdogs(self, now: float) -> None:
         if self.state in (State.STOPPED, State.ESTOP, State.IDLE):
             return
-        age = now - self.measured.stamp
-        if age > self.cfg["state_stop_s"]:
-            self._stop(now, f"LowState stale for {age * 1e3:.0f} ms (S2)")
+        if self._state_stale(now):
+            self._stop(now, f"LowState stale for {(now - self.measured.stamp) * 1e3:.0f} ms (S2)")
             return
-        if age > self.cfg["state_warn_s"]:
+        if now - self.measured.stamp > self.cfg["state_warn_s"]:
             self.counters.lowstate_warnings += 1
         if self.cfg["require_heartbeat"] and now - self.heartbeat_stamp > self.cfg["heartbeat_timeout_s"]:
             self.estop(now, f"e-stop heartbeat older than {self.cfg['heartbeat_timeout_s']} s (S9)")

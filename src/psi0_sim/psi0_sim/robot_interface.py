@@ -8,15 +8,23 @@ G1, tick, CRC) every physics step (500 Hz) and `rt/dex3/{left,right}/state` at 1
 
 from __future__ import annotations
 
-import numpy as np
 from unitree_sdk2py.idl.unitree_hg.msg.dds_ import HandCmd_, HandState_, LowCmd_, LowState_
 
-from psi0_bridge.lowlevel import MOTOR_ENABLE, crc_ok, hand_state, lowcmd_from_cdr, lowstate_cdr, pack_lowstate
+from psi0_bridge.lowlevel import (
+    MOTOR_ENABLE,
+    crc_ok,
+    hand_cmd_arrays,
+    hand_state,
+    lowcmd_from_cdr,
+    lowstate_cdr,
+    pack_lowstate,
+)
 from psi0_bridge.robot_dds import Endpoint, take_serialized, write_serialized
 from psi0_sim.physics import NUM_BODY, NUM_HAND, G1Physics, MotorCommand
 
 G1_29DOF_MODE_MACHINE = 5
 HAND_SLICES = {"left": slice(29, 36), "right": slice(36, 43)}
+LOWCMD_DEPTH = 16  # LowCmds kept between two steps: every one is CRC-checked and counted even when the sim runs slow
 
 
 class SimRobotInterface:
@@ -35,8 +43,7 @@ class SimRobotInterface:
         self.bad_crc = 0
         self.hand_commands = 0
         self.tick = 0
-        # 16 deep: every LowCmd between two steps is CRC-checked and counted even when the simulator runs slow
-        self._lowcmd = self.ep.polled_reader("rt/lowcmd", LowCmd_, depth=16)
+        self._lowcmd = self.ep.polled_reader("rt/lowcmd", LowCmd_, depth=LOWCMD_DEPTH)
         self._hand_cmd = {side: self.ep.polled_reader(f"rt/dex3/{side}/cmd", HandCmd_) for side in HAND_SLICES}
 
     # ---- simulation thread --------------------------------------------------------------------------
@@ -44,7 +51,7 @@ class SimRobotInterface:
         """Hand the newest valid commands received since the last step to the physics (call before stepping).
         LowCmd frames with a bad CRC (or that do not parse) are dropped and counted, as the robot does."""
         body = None
-        for data in take_serialized(self._lowcmd, 16):
+        for data in take_serialized(self._lowcmd, LOWCMD_DEPTH):
             try:
                 f = lowcmd_from_cdr(data)
             except ValueError:
@@ -61,13 +68,11 @@ class SimRobotInterface:
                 m["kd"].astype(float), (m["mode"] & 0x01) == MOTOR_ENABLE))
         for side, reader in self._hand_cmd.items():
             for msg in reader.take(1):
-                mc = getattr(msg, "motor_cmd", [])[:NUM_HAND]
-                if len(mc) != NUM_HAND:
+                if len(getattr(msg, "motor_cmd", ())) < NUM_HAND:  # not a Dex3 command (or no data)
                     continue
+                a = {k: v[:NUM_HAND] for k, v in hand_cmd_arrays(msg).items()}
                 self.physics.set_command(HAND_SLICES[side], MotorCommand(
-                    np.array([c.q for c in mc]), np.array([c.dq for c in mc]), np.array([c.tau for c in mc]),
-                    np.array([c.kp for c in mc]), np.array([c.kd for c in mc]),
-                    np.array([(c.mode >> 4) & 0x07 == 0x01 for c in mc])))
+                    a["q"], a["dq"], a["tau"], a["kp"], a["kd"], (a["mode"].astype(int) >> 4) & 0x07 == 0x01))
                 self.hand_commands += 1
 
     def publish_state(self) -> None:
@@ -83,7 +88,7 @@ class SimRobotInterface:
 
     def reset_commands(self) -> None:
         """Drop every command received so far (a reset must not replay them)."""
-        take_serialized(self._lowcmd, 64)
+        take_serialized(self._lowcmd, LOWCMD_DEPTH)
         for reader in self._hand_cmd.values():
             take_serialized(reader, 8)
 
