@@ -29,7 +29,7 @@ def main() -> int:
     from sensor_msgs.msg import Image, JointState
 
     from psi0.bags.replay import Player
-    from psi0.bags.types import typestore
+    from psi0_core.bag_types import typestore
 
     seconds = 10.0
     img = Image(height=480, width=640, encoding="rgb8", step=640 * 3)

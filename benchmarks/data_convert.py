@@ -34,8 +34,9 @@ def make_bag(path: Path, frames: int) -> None:
     """A bag like `psi0 record` writes, serialized with the project's typestore (no live graph needed)."""
     from rosbags.rosbag2 import StoragePlugin, Writer
 
-    from psi0.bags.types import typestore
-    from psi0.robot import action_names, default_action, load_g1
+    from psi0_core.bag_types import typestore
+    from psi0_core.g1_adapter import action_names, default_action
+    from psi0_core.robot import load_g1
     from tests.data.fixtures import frames_rgb
 
     ts = typestore()

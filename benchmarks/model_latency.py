@@ -5,7 +5,7 @@
                                                              # vision, language model, expert, eager vs cuda_graph
                                                              # (expert loop only, and backbone + expert)
 Inputs: 1 camera 256×320 + 16 text tokens (98 context tokens at full size), 8 steps. Prints JSON.
-Runs without ROS (the device machine has none): only psi0_policy and psi0 on PYTHONPATH.
+Runs without ROS (the device machine has none): only psi0_policy and psi0_core on PYTHONPATH.
 """
 
 from __future__ import annotations
@@ -47,10 +47,10 @@ def timed(fn, iters: int, warmup: int, cuda: bool) -> dict[str, float]:
 
 
 def inputs_for(cfg) -> tuple[dict, torch.Tensor, torch.Tensor]:
-    pre = Preprocessor(cfg, make_tokenizer(cfg))
+    pre = Preprocessor(cfg, make_tokenizer(cfg), fixed_length=True)  # the static prompt shape every engine takes
     rng = np.random.default_rng(0)
     img = rng.integers(0, 255, (480, 640, 3), dtype=np.uint8)
-    inputs = pre([[img]], ["pick up the red cube and place it in the bowl"[: cfg.max_text_tokens]])
+    inputs = pre([[img]], ["pick up the red cube and place it in the bowl"])
     state = torch.zeros(1, cfg.state_dim)
     noise = torch.randn(1, cfg.horizon, cfg.action_dim, generator=torch.Generator().manual_seed(0))
     return inputs, state, noise

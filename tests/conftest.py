@@ -40,6 +40,22 @@ def next_robot_domain() -> int:
     return next(_robot_domains)
 
 
+# What the sim profile sets for one machine that runs the simulator beside the stack: the simulator's /clock rate (every
+# node on use_sim_time runs a Python callback per message) and a bridge loop that sleeps instead of spinning. The
+# bridge's control loop and ROS executor run SCHED_FIFO where allowed (CI runs as root): at the defaults (/clock at
+# 500 Hz, a 500 µs spin) they took ~0.9 of this 2-core machine's cores, starved the test's e-stop heartbeat thread for
+# over 0.5 s beside the policy node, and the bridge e-stopped (S9), as it should.
+_SHARED_MACHINE_KEYS = {"sim": ("clock_rate_hz",), "bridge": ("loop_spin_us",)}
+
+
+def shared_machine_params(node: str) -> list[str]:
+    """`-p key:=value` arguments with the sim profile's shared-machine settings for `node` ("sim" or "bridge")."""
+    from psi0.profiles import load_profile
+
+    spec = next(n for n in load_profile("sim").nodes if n.name == node)
+    return [a for k in _SHARED_MACHINE_KEYS[node] for a in ("-p", f"{k}:={spec.overrides[k]}")]
+
+
 def reference_dir(*parts: str) -> Path:
     """A folder of ../shared/reference; skips the test with a reason when it is absent."""
     path = SHARED.joinpath("reference", *parts)

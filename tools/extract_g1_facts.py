@@ -1,4 +1,4 @@
-"""Developer tool: derive the G1 facts table that psi0.g1_model (the MJCF generator) reads.
+"""Developer tool: derive the G1 facts table that psi0_core.g1_model (the MJCF generator) reads.
 
     python tools/extract_g1_facts.py ../shared/reference/g1/g1_body29_hand14.xml \
         config/robot/g1_facts.yaml

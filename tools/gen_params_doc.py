@@ -5,7 +5,6 @@ tests/unit/test_docs.py fails when the file is out of date with the schemas.
 
 from __future__ import annotations
 
-import importlib
 import sys
 from pathlib import Path
 
@@ -14,15 +13,14 @@ OUT = REPO / "docs" / "parameters.md"
 
 
 def render() -> str:
-    from psi0.cli import SCHEMAS
+    from psi0.cli import SCHEMAS, node_schema
 
     parts = ["# Node parameters\n",
              "Generated from the parameter schemas by `tools/gen_params_doc.py`; `psi0 params <node>` prints one.",
              "Read-only parameters (safety values) cannot be changed while the node runs; every value is",
              "checked against its range at start-up, and unknown names are refused.\n"]
-    for node, ref in SCHEMAS.items():
-        module, attr = ref.split(":")
-        parts += [f"## {node}\n", getattr(importlib.import_module(module), attr).markdown(), ""]
+    for node in SCHEMAS:
+        parts += [f"## {node}\n", node_schema(node).markdown(), ""]
     return "\n".join(parts)
 
 

@@ -6,16 +6,17 @@ from typing import Any
 
 import numpy as np
 
-from psi0.robot import action_names, default_action, load_g1
-from psi0_bridge.config import SCHEMA
+from psi0_bridge.bridge_config import BridgeConfig
 from psi0_bridge.core import BridgeCore, Output
 from psi0_bridge.wbc import StandController
+from psi0_core.g1_adapter import action_names, default_action
+from psi0_core.robot import load_g1
 
 TICK = 0.002  # 500 Hz
 
 
 def make_core(**overrides: Any) -> BridgeCore:
-    cfg = SCHEMA.validate(overrides)
+    cfg = BridgeConfig.from_values(overrides)
     robot = load_g1()
     return BridgeCore(cfg, robot, StandController(robot.body.default))
 
@@ -29,12 +30,13 @@ class Driver:
         self.q = np.zeros(29) if q0 is None else q0.astype(float).copy()
         self.mode_machine = mode_machine
         self.state_alive = True
+        self.quat = np.array([1.0, 0, 0, 0])  # the IMU's orientation (w, x, y, z)
         self.heartbeat_alive = True
         self.outputs: list[tuple[float, Output]] = []
 
     def feed(self) -> None:
         if self.state_alive:
-            self.core.on_lowstate(self.t, self.q, np.zeros(29), np.array([1.0, 0, 0, 0]), np.zeros(3), self.mode_machine)
+            self.core.on_lowstate(self.t, self.q, np.zeros(29), self.quat, np.zeros(3), self.mode_machine)
         if self.heartbeat_alive:
             self.core.on_heartbeat(self.t, True)
 
@@ -58,7 +60,7 @@ class Driver:
         self.step()
         ok, msg = self.core.enable(self.t)
         assert ok, msg
-        self.run_for(self.core.cfg["ramp_s"] + 0.01)
+        self.run_for(self.core.cfg.ramp_s + 0.01)
         assert self.core.state.name == "ACTIVE", self.core.state
 
     def chunk(self, actions: np.ndarray, t0: float | None = None, dt: float = 1 / 30, prefix_len: int = 0,
@@ -69,6 +71,14 @@ class Driver:
                     horizon=h, dim=d, names=action_names(), data=actions.ravel(), prefix_len=prefix_len)
         args.update(kw)
         return self.core.on_chunk(self.t, **args)
+
+
+def tilted(deg: float, axis: str = "x") -> np.ndarray:
+    """An IMU quaternion (w, x, y, z) tilted by `deg` about the base's x (roll) or y (pitch) axis."""
+    h = np.radians(deg) / 2
+    q = np.array([np.cos(h), 0.0, 0.0, 0.0])
+    q[{"x": 1, "y": 2}[axis]] = np.sin(h)
+    return q
 
 
 def hold_chunk(h: int = 30, **changes: float) -> np.ndarray:

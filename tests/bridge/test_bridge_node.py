@@ -21,8 +21,9 @@ from std_msgs.msg import Bool
 from std_srvs.srv import Trigger
 
 from psi0.launcher import find_executable
-from psi0.robot import action_names, load_g1
-from psi0.rostime import to_time_msg
+from psi0_core.g1_adapter import action_names
+from psi0_core.robot import load_g1
+from psi0_core.rostime import to_time_msg
 from psi0_msgs.msg import ActionChunk, BridgeStatus
 from tests.bridge.helpers import hold_chunk
 from tests.conftest import next_robot_domain, spin_until
@@ -37,12 +38,12 @@ R_ELBOW = G1.body.index("right_elbow_joint")
 class RosSide:
     """ROS side of a bridge test: heartbeat, chunks, services, status."""
 
-    def __init__(self, ctx) -> None:
+    def __init__(self, ctx, heartbeat_reliability: ReliabilityPolicy = ReliabilityPolicy.RELIABLE) -> None:
         self.node = Node("bridge_tester", context=ctx)
         self.ex = SingleThreadedExecutor(context=ctx)
         self.ex.add_node(self.node)
         q1 = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE)
-        self.hb = self.node.create_publisher(Bool, "estop", q1)
+        self.hb = self.node.create_publisher(Bool, "estop", QoSProfile(depth=1, reliability=heartbeat_reliability))
         self.chunks = self.node.create_publisher(ActionChunk, "action_chunk", q1)
         latched = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
         self.status: BridgeStatus | None = None
@@ -100,14 +101,14 @@ def rig(rclpy_context, spawn):
     robot_domain = next_robot_domain()
     made = {}
 
-    def start(robot: bool = True, **params):
+    def start(robot: bool = True, tester_kw: dict | None = None, **params):
         if robot:
             made["robot"] = FakeRobot(robot_domain)
         args = [BRIDGE, "--ros-args", "-p", f"robot_domain:={robot_domain}"]
         for k, v in params.items():
             args += ["-p", f"{k}:={str(v).lower() if isinstance(v, bool) else v}"]
         made["proc"] = spawn(args, name="bridge")
-        made["tester"] = RosSide(rclpy_context)
+        made["tester"] = RosSide(rclpy_context, **(tester_kw or {}))
         return made.get("robot"), made["tester"], made["proc"]
 
     made["domain"] = robot_domain
@@ -140,7 +141,7 @@ def _activate(robot, tester, proc):
     _until_active(robot, tester, proc, t_enable)
 
 
-def test_startup_ramp_chunk_execution_stale_stream_hold_then_damping(rig):
+def test_startup_ramp_chunk_execution_stale_stream_hold_then_a_controlled_stop(rig):
     start, _ = rig
     robot, tester, proc = start()
     q0 = robot.q.copy()
@@ -170,13 +171,17 @@ def test_startup_ramp_chunk_execution_stale_stream_hold_then_damping(rig):
     moved = robot.wait_for(lambda f: f.q[R_ELBOW] > 0.9, 3, since=t_sent)
     tester.spin(0.2)
     assert moved is not None, (tester.status, proc.output()[-2000:])
-    # S3: no more chunks → HOLDING, then damping within 0.5 s after the last step ran out
+    # S3: no more chunks → HOLDING, then a controlled stop within 0.5 s after the last step ran out: stiff frames
+    # holding the last commanded arm pose (the whole-body controller keeps balancing), never damping
     assert tester.wait(lambda: tester.state() == "HOLDING", 3)
-    stop = robot.wait_for(lambda f: f.damping, 3, since=t_sent)
-    assert stop is not None
-    assert stop.t - t_sent <= 1.0 + 0.5 + 0.05  # chunk span + stop_after + transport slack
-    assert tester.wait(lambda: tester.state() == "STOPPED", 2)
-    assert "S3" in tester.status.stop_reason
+    assert tester.wait(lambda: tester.state() == "STOPPED", 3)
+    t_stop = time.monotonic()
+    assert "S3" in tester.status.stop_reason and tester.status.stop_kind == "controlled"
+    assert t_stop - t_sent <= 1.0 + 0.5 + 0.3  # chunk span + stop_after + status transport slack
+    tester.spin(0.3)
+    after = robot.frames_since(t_stop)
+    assert after and not any(f.damping for f in after) and all(f.kp[3] > 0 for f in after)
+    assert abs(after[-1].q[R_ELBOW] - 1.0) < 0.05
     assert all(f.crc_ok for f in robot.frames_since(0))
 
 
@@ -248,12 +253,12 @@ def test_malformed_chunks_rejected_then_stop(rig):
     bad = hold_chunk()
     bad[4, 2] = np.nan
     tester.send_chunk(bad)
-    assert tester.wait(lambda: tester.status.chunks_rejected == 1 and tester.state() == "HOLDING", 3)
+    assert tester.wait(lambda: tester.status.chunks_rejected == 1, 3) and tester.state() == "ACTIVE"
     tester.send_chunk(bad)
     tester.spin(0.1)
     tester.send_chunk(bad[:, :30].copy())  # wrong width
     assert tester.wait(lambda: tester.state() == "STOPPED", 3), tester.status
-    assert tester.status.chunks_rejected == 3
+    assert tester.status.chunks_rejected == 3 and tester.status.stop_kind == "controlled"
 
 
 def test_bad_crc_lowstate_is_dropped_counted_and_never_enables(rig):
@@ -312,6 +317,7 @@ def test_shutdown_ends_in_damping(rig):
     damping = [f for f in after if f.damping]
     assert after and after[-1].damping and len(damping) >= 10, (len(after), len(damping), proc.output()[-1500:])
     assert "shutting down: damping" in proc.output()
+    assert "Traceback" not in proc.output() and "RCLError" not in proc.output(), proc.output()[-2000:]
     print(f"{len(after)} frames after SIGINT, {len(damping)} damping, the last one damping")
 
 
@@ -331,3 +337,33 @@ def test_a_stall_of_the_bridge_itself_is_not_a_lost_robot(rig):
     assert tester.state() == "ACTIVE" and tester.status.stops == stops, \
         (tester.state(), tester.status.stop_reason, proc.output()[-1500:])
     assert robot.wait_for(lambda f: not f.damping, 1, since=time.monotonic()) is not None
+
+
+def test_a_best_effort_heartbeat_counts_and_transitions_are_published_at_once(rig):
+    """An operator's stop button on sensor QoS (best-effort) is a heartbeat like any other (before: silently unmatched,
+    the bridge never enabled). With status at 1 Hz, the ESTOP transition still arrives within 0.3 s of the call."""
+    start, _ = rig
+    robot, tester, proc = start(tester_kw={"heartbeat_reliability": ReliabilityPolicy.BEST_EFFORT}, status_rate_hz=1.0)
+    _activate(robot, tester, proc)
+    assert tester.wait(lambda: tester.state() == "ACTIVE", 3)
+    tester.spin(0.05)  # just after a status message: the next timer one is ~1 s away
+    t_call = time.monotonic()
+    tester.clients["estop"].call_async(Trigger.Request())
+    assert tester.wait(lambda: tester.state() == "ESTOP", 0.3), f"no ESTOP status {time.monotonic() - t_call:.2f} s later"
+    tester.hb.publish(Bool(data=False))  # a best-effort False is an e-stop too (already latched here)
+    tester.heartbeat_on = False
+    tester.spin(0.1)
+    assert tester.state() == "ESTOP"
+
+
+def test_a_best_effort_chunk_publisher_is_reported_not_silently_ignored(rig, rclpy_context):
+    start, _ = rig
+    robot, tester, proc = start()
+    _activate(robot, tester, proc)
+    pub = tester.node.create_publisher(ActionChunk, "action_chunk",
+                                       QoSProfile(depth=1, reliability=ReliabilityPolicy.BEST_EFFORT))
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and "incompatible QoS" not in proc.output():
+        tester.spin(0.1)
+    assert "action_chunk: 1 publisher(s) with incompatible QoS (RELIABILITY)" in proc.output(), proc.output()[-1500:]
+    tester.node.destroy_publisher(pub)

@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from psi0.robot import action_names
-from psi0_bridge.chunks import Chunk, ChunkExecutor, ChunkRejected, validate_chunk
+from psi0_core.chunks import Chunk, ChunkExecutor, ChunkRejected, validate_chunk
+from psi0_core.g1_adapter import action_names
 
 pytestmark = pytest.mark.unit
 NAMES = action_names()

@@ -6,8 +6,8 @@ from hypothesis import strategies as st
 from unitree_sdk2py.idl.unitree_hg.msg.dds_ import LowCmd_, LowState_
 from unitree_sdk2py.utils.crc import CRC
 
-from psi0_bridge.crc import crc32_reference, crc32_words
-from psi0_bridge.lowlevel import (
+from psi0_core.crc import crc32_reference, crc32_words
+from psi0_core.lowlevel import (
     MotorTargets,
     crc_ok,
     lowcmd_cdr,
@@ -141,7 +141,7 @@ def test_truncated_or_foreign_samples_are_value_errors():
 def test_serialized_readers_polled_and_listened_receive_what_was_written():
     import time
 
-    from psi0_bridge.robot_dds import Endpoint, take_serialized, write_serialized
+    from psi0_core.robot_dds import Endpoint, take_serialized, write_serialized
     from tests.conftest import next_robot_domain
 
     a, b = Endpoint(d := next_robot_domain(), "lo"), Endpoint(d, "lo")
@@ -171,7 +171,7 @@ def test_serialized_readers_polled_and_listened_receive_what_was_written():
 def test_serialized_write_arrives_as_the_same_lowcmd():
     import time
 
-    from psi0_bridge.robot_dds import Endpoint, write_serialized
+    from psi0_core.robot_dds import Endpoint, write_serialized
     from tests.conftest import next_robot_domain
 
     a, b = Endpoint(d := next_robot_domain(), "lo"), Endpoint(d, "lo")

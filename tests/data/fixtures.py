@@ -70,7 +70,11 @@ def teleop_frame(rng: np.random.Generator, k: int, image: str) -> dict:
             "odometry": {"position": [0.1 * k / 30, 0.0, 0.74 + rng.normal(0, 0.005)], "velocity": rng.normal(0, 0.2, 3).tolist(),
                          "rpy": rng.normal(0, 0.3, 3).tolist(), "quat": [1, 0, 0, 0]},
         },
-        "actions": {"sol_q": rng.normal(0, 0.3, 14).tolist(), "left_angles": [0.0] * 7, "right_angles": [0.0] * 7},
+        "actions": {"sol_q": rng.normal(0, 0.3, 29).tolist(), "left_angles": rng.normal(0, 0.4, 7).tolist(),
+                    "right_angles": rng.normal(0, 0.4, 7).tolist(), "torso_rpy": rng.normal(0, 0.05, 3).tolist(),
+                    "torso_height": 0.75 + float(rng.normal(0, 0.01)), "torso_vx": float(rng.uniform(-0.2, 0.3)),
+                    "torso_vy": float(rng.uniform(-0.1, 0.1)), "torso_vyaw": float(rng.uniform(-0.3, 0.3)),
+                    "torso_dyaw": 0.0, "target_yaw": float(rng.uniform(-0.5, 0.5))},
         "image": image,
     }
 

@@ -71,6 +71,7 @@ def test_statistics_equal_numpy(raw, tmp_path):
         for q, key in ((0.01, "q01"), (0.99, "q99")):
             assert np.all(np.abs(np.array(s[key]) - np.quantile(x, q, axis=0)) <= width)
     assert np.array(stats["observation.images.head"]["mean"]).shape == (3, 1, 1)
+    assert stats["observation.images.head"]["count"] == [1 + 2 + 2]  # frames sampled (every 10th of 9, 14, 11), not pixels
     assert dataset_stats(out)["action"]["mean"] == pytest.approx(stats["action"]["mean"])  # the CLI's streaming pass
 
 
@@ -129,3 +130,30 @@ def test_cli_convert_check_stats(raw, tmp_path, capsys):
     assert main(["data", "stats", str(out)]) == 0
     assert main(["data", "convert", "teleop", str(tmp_path / "nope"), "-o", str(out)]) == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+def test_episodes_in_several_metadata_files_are_all_read(raw, tmp_path):
+    """LeRobot v3.0 rolls meta/episodes into several files on large datasets; every one of them is read."""
+    import pyarrow as pa
+
+    out = tmp_path / "ds"
+    conv.convert("teleop", [raw], out, progress=False)
+    first = out / "meta" / "episodes" / "chunk-000" / "file-000.parquet"
+    rows = pq.read_table(first).to_pylist()
+    pq.write_table(pa.Table.from_pylist(rows[:1]), first)
+    pq.write_table(pa.Table.from_pylist(rows[1:]), first.with_name("file-001.parquet"))
+    ds = LeRobotData(out)
+    assert [e["episode_index"] for e in ds.episodes] == [0, 1, 2] and check(out) == []
+    assert len(list(ds.frames(2, "observation.images.head"))) == 11
+
+
+def test_decoding_from_a_later_frame_seeks_and_gives_the_same_frames(tmp_path):
+    from psi0_policy.data import video
+
+    path = tmp_path / "v.mp4"
+    video.encode(path, frames_rgb(120, 48, 64, seed=3), fps=30)
+    every = list(video.decode(path))
+    for start, stop, step in ((0, 5, 1), (37, 45, 1), (90, 120, 3), (119, None, 1)):
+        got = list(video.decode(path, start, stop, step))
+        want = every[start:stop:step]
+        assert len(got) == len(want) and all(np.array_equal(a, b) for a, b in zip(got, want, strict=True)), (start, stop)

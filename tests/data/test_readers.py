@@ -41,6 +41,20 @@ def test_egodex_hand_computed_delta(tmp_path):
     assert a2.shape == (1, 48) and np.allclose(a2[0, 0:3], [0.2, 0, 0]) and np.allclose(a2[0, 3:6], [0, 0, 0.2])
 
 
+def test_egodex_rotation_delta_is_about_the_camera_axes():
+    """Official order R(t')·R(t)ᵀ: a wrist rolled 90° that then turns 0.1 rad about the camera's z has delta rpy
+    (0, 0, 0.1); the other order (R(t)ᵀ·R(t'), the turn about the wrist's own axes) would read (0, 0.1, 0)."""
+    cam = np.stack([pose([0, 0, 0], [0, 0, 0])] * 2)
+    joints = {name: np.stack([pose([0, 0, 0], [0, 0, 0])] * 2) for s in egodex.SIDES for name in egodex.joint_names(s)}
+    r0 = matrix_from_rpy(np.array([np.pi / 2, 0, 0]))
+    r1 = matrix_from_rpy(np.array([0, 0, 0.1])) @ r0
+    joints["rightHand"] = np.stack([np.eye(4), np.eye(4)])
+    joints["rightHand"][0, :3, :3], joints["rightHand"][1, :3, :3] = r0, r1
+    _, action = egodex.hand_features(cam, joints, stride=1)
+    assert np.allclose(action[0, 27:30], [0, 0, 0.1], atol=1e-12)
+    assert np.allclose(rpy_from_matrix(r0.T @ r1), [0, 0.1, 0], atol=1e-12)  # the order this test tells apart
+
+
 def test_egodex_reader_shapes_frames_and_task(tmp_path):
     h5 = make_egodex(tmp_path / "put_cup", n=21, seed=3)
     ep = egodex.read_egodex(h5, stride=2)
@@ -72,46 +86,49 @@ def test_egodex_malformed(tmp_path):
 
 
 def test_teleop_reader_values(tmp_path):
+    """Dims 28–35 are the operator's commands of the same frame; state 28–31 the torso command of the frame before
+    (nominal before the first); hands and arms of the action are the commands, of the state the measurements."""
     ep_dir = make_teleop(tmp_path / "wave" / "episode_0", n=6, seed=1)
     doc = json.loads((ep_dir / "data.json").read_text())["data"]
     ep = teleop.read_teleop(ep_dir)
     assert ep.task == "wave" and ep.state.shape == ep.action.shape == (6, 36)
-    s = [fr["states"] for fr in doc]
+    s, a = [fr["states"] for fr in doc], [fr["actions"] for fr in doc]
     k = 2
-    np.testing.assert_allclose(ep.action[k, 14:28], doc[k]["actions"]["sol_q"], rtol=1e-6)
-    np.testing.assert_allclose(ep.action[k, 0:14], s[k + 1]["hand_state"], rtol=1e-6)  # no hand command: next measurement
-    np.testing.assert_allclose(ep.action[k, 28:31], np.array(s[k + 1]["leg_state"])[[13, 14, 12]], rtol=1e-6)
-    np.testing.assert_allclose(ep.action[k, 31], s[k + 1]["odometry"]["position"][2], rtol=1e-6)
-    yaw = s[k]["odometry"]["rpy"][2]
-    vx, vy = s[k]["odometry"]["velocity"][:2]
-    np.testing.assert_allclose(ep.action[k, 32:34], [np.cos(yaw) * vx + np.sin(yaw) * vy, -np.sin(yaw) * vx + np.cos(yaw) * vy],
-                               rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(ep.action[k, 34], s[k]["imu"]["gyroscope"][2], rtol=1e-6)
-    np.testing.assert_allclose(ep.action[-1, 0:14], s[-1]["hand_state"], rtol=1e-6)  # the last frame repeats its own
+    np.testing.assert_allclose(ep.action[k, 0:7], a[k]["left_angles"], rtol=1e-6)
+    np.testing.assert_allclose(ep.action[k, 7:14], a[k]["right_angles"], rtol=1e-6)
+    np.testing.assert_allclose(ep.action[k, 14:28], a[k]["sol_q"][15:29], rtol=1e-6)  # arms are body motors 15..28
+    c = a[k]
+    np.testing.assert_allclose(ep.action[k, 28:36], [*c["torso_rpy"], c["torso_height"], c["torso_vx"], c["torso_vy"],
+                                                     c["torso_vyaw"], c["target_yaw"]], rtol=1e-6)
     np.testing.assert_allclose(ep.state[k, 0:14], s[k]["hand_state"], rtol=1e-6)
     np.testing.assert_allclose(ep.state[k, 14:28], s[k]["arm_state"], rtol=1e-6)
+    np.testing.assert_allclose(ep.state[k, 28:32], [*a[k - 1]["torso_rpy"], a[k - 1]["torso_height"]], rtol=1e-6)
+    np.testing.assert_allclose(ep.state[0, 28:32], [0, 0, 0, 0.75])
     assert np.all(ep.state[:, 32:] == 0)
     np.testing.assert_allclose(ep.capture_time, [fr["time"] - doc[0]["time"] for fr in doc])
     imgs = list(ep.cameras["head"]())
     assert len(imgs) == 6 and imgs[0].shape == (48, 64, 3)
 
 
-def test_teleop_hand_commands_are_used_when_recorded(tmp_path):
+def test_teleop_sol_q_of_the_arms_only_is_accepted(tmp_path):
     ep_dir = make_teleop(tmp_path / "episode_0", n=4, seed=2)
     doc = json.loads((ep_dir / "data.json").read_text())
     for fr in doc["data"]:
-        fr["actions"]["left_hand_angles"] = [0.5] * 7
-        fr["actions"]["right_hand_angles"] = [-0.5] * 7
+        fr["actions"]["sol_q"] = fr["actions"]["sol_q"][15:29]
     (ep_dir / "data.json").write_text(json.dumps(doc))
     ep = teleop.read_teleop(ep_dir)
-    assert np.allclose(ep.action[:, :7], 0.5) and np.allclose(ep.action[:, 7:14], -0.5)
+    np.testing.assert_allclose(ep.action[1, 14:28], doc["data"][1]["actions"]["sol_q"], rtol=1e-6)
 
 
 @pytest.mark.parametrize("damage, message", [
     (lambda d: d["data"][1]["states"].pop("arm_state"), "missing states.arm_state"),
     (lambda d: d["data"][2]["states"].__setitem__("hand_state", [0.0] * 3), "hand_state has 3 values"),
     (lambda d: d["data"][3].__setitem__("time", 0.0), "strictly increasing"),
-    (lambda d: d["data"][0]["actions"].clear(), "no arm command"),
+    (lambda d: d["data"][0]["actions"].pop("sol_q"), "missing actions.sol_q"),
+    (lambda d: d["data"][0]["actions"].__setitem__("sol_q", [0.0] * 5), "sol_q has 5 values"),
+    (lambda d: d["data"][1]["actions"].pop("left_angles"), "missing actions.left_angles"),
+    (lambda d: d["data"][2]["actions"].pop("torso_height"), "missing actions.torso_height"),
+    (lambda d: d["data"][2]["actions"].pop("target_yaw"), "missing actions.target_yaw"),
 ])
 def test_teleop_malformed_is_a_clear_error(tmp_path, damage, message):
     ep_dir = make_teleop(tmp_path / "episode_0", n=5, seed=0)

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from psi0.robot import default_action
+from psi0_core.g1_adapter import default_action
 from psi0_policy.model.checkpoint import save_checkpoint
 from psi0_policy.model.config import get_config
 from psi0_policy.model.psi0 import Psi0Model

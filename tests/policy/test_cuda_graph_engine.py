@@ -40,7 +40,7 @@ def test_whole_chunk_graph_matches_eager(no_gpu_capture):
     m, pre, (img,), rng = engine_case(2)
     eng = cg.CudaGraphEngine(m, device="cpu", dtype="fp32")
     ref_engine = make_engine("torch", m)
-    for text, d in (("raise your right hand", 0), ("hi", 4), ("x" * 40, 7)):
+    for text, d in (("raise your right hand", 0), ("hi", 4), ("x" * m.cfg.max_text_tokens, 7)):
         inputs = pre([[img]], [text])
         state = torch.as_tensor(rng.normal(0, 0.3, (1, 36)), dtype=torch.float32)
         prefix = torch.as_tensor(rng.normal(0, 0.5, (1, 30, 36)), dtype=torch.float32)
@@ -49,8 +49,8 @@ def test_whole_chunk_graph_matches_eager(no_gpu_capture):
         err = float((got - ref).abs().max())
         print(f"graph body vs eager, {text[:10]!r}, prefix {d}: max |Δ| = {err:.2e}")
         assert err < 1e-5
-        if d:
-            assert torch.equal(got[:, :d], prefix[:, :d])
+        if d:  # conditioned on the prefix; the official last step moves it by 0.001·v
+            assert (got[:, :d] - prefix[:, :d]).abs().max() < 0.01
     assert eng.backbone_fallback is None
     assert len(no_gpu_capture) == 1 and [k[0] for k in eng.graphs] == ["full"]  # one capture for all lengths
 

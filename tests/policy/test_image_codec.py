@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from sensor_msgs.msg import Image
 
-from psi0.image_codec import image_to_numpy, numpy_to_image
+from psi0_core.image_codec import image_to_numpy, numpy_to_image
 
 pytestmark = pytest.mark.unit
 RNG = np.random.default_rng(0)

@@ -5,15 +5,13 @@ import pytest
 import torch
 
 from psi0_policy.model.checkpoint import (
-    convert_released_state_dict,
     load_checkpoint,
-    released_expert_names,
     save_checkpoint,
 )
 from psi0_policy.model.config import ModelConfigError, from_dict, get_config
 from psi0_policy.model.flow import guidance_weights
 from psi0_policy.model.psi0 import Psi0Model
-from tests.policy.helpers import noise, observations, tiny_model
+from tests.policy.helpers import flow_loss, noise, observations, tiny_model
 
 pytestmark = pytest.mark.unit
 
@@ -23,7 +21,8 @@ def test_output_shapes_for_one_and_two_cameras(cameras):
     m = tiny_model()
     inputs, state = observations(2, cameras)
     cfg = m.cfg
-    assert inputs["input_ids"].shape == (2, cameras * (cfg.image_tokens + 2) + cfg.max_text_tokens)
+    assert inputs["input_ids"].shape[0] == 2
+    assert int((inputs["input_ids"] == cfg.image_token_id).sum()) == 2 * cameras * cfg.image_tokens
     obs, _ = m.context(inputs, state)
     assert obs.shape == (2, inputs["input_ids"].shape[1] + 1, cfg.expert.width)
     out = m.sample_actions(inputs, state, noise(2))
@@ -71,12 +70,12 @@ def trained():
     m, inputs, state, actions, g = eight_samples()
     rep = 4
     batch_inputs = {k: v.repeat(rep, 1) for k, v in inputs.items()}
-    steps, opt = 400, torch.optim.AdamW(m.parameters(), lr=3e-3)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=3e-3, total_steps=steps, pct_start=0.1)
+    steps, opt = 400, torch.optim.AdamW(m.parameters(), lr=1e-2)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=1e-2, total_steps=steps, pct_start=0.1)
     losses = []
     m.train()
     for _ in range(steps):
-        loss = m.loss(batch_inputs, state.repeat(rep, 1), actions.repeat(rep, 1, 1), generator=g)
+        loss = flow_loss(m, batch_inputs, state.repeat(rep, 1), actions.repeat(rep, 1, 1), generator=g)
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -88,19 +87,26 @@ def trained():
 
 def test_tiny_model_overfits_eight_samples(trained):
     _, _, _, _, losses = trained
-    final = float(np.mean(losses[-20:]))
-    print(f"flow loss: first {np.mean(losses[:10]):.3f}, last-20 mean {final:.4f}")
-    assert final < 0.05
+    first, final = float(np.mean(losses[:10])), float(np.mean(losses[-20:]))
+    print(f"flow loss (official: summed over the chunk's 30 steps): first {first:.3f}, last-20 mean {final:.4f}")
+    assert final < 0.15 * first
 
 
-def test_training_time_prefix_is_reproduced_exactly(trained):
+def test_training_time_prefix_conditions_the_chunk(trained):
+    """The committed prefix is written back before every step (official); after the last step it is not, so it moves
+    by σ_last·v = 0.001·v — unless exact_prefix (the project's earlier variant, not the default)."""
+    from psi0_policy.model import flow
+
     m, inputs, state, actions, _ = trained
     d = 5
     prefix = actions[:, :d] + 0.1  # any committed actions
     out = m.sample_actions(inputs, state, noise(8, 3), prefix=prefix, prefix_len=d)
-    assert torch.equal(out[:, :d], prefix)
+    assert 0 < (out[:, :d] - prefix).abs().max() < 0.01
+    obs, mask = m.context(inputs, state, deploy=True)
+    exact = flow.sample_rtc(m.velocity_fn(obs, mask), noise(8, 3), m.cfg.num_steps, prefix, d, exact_prefix=True)
+    assert torch.equal(exact[:, :d], prefix) and torch.allclose(exact[:, d:], out[:, d:])
     free = m.sample_actions(inputs, state, noise(8, 3))
-    assert (out[:, d:] - actions[:, d:]).abs().mean() < 0.2 and (free - actions).abs().mean() < 0.2
+    assert (out[:, d:] - actions[:, d:]).abs().mean() < 0.35 and (free - actions).abs().mean() < 0.35
 
 
 def test_guidance_mode_pulls_the_prefix_within_tolerance():
@@ -110,7 +116,7 @@ def test_guidance_mode_pulls_the_prefix_within_tolerance():
     m, inputs, state, actions, g = eight_samples()
     opt = torch.optim.AdamW(m.parameters(), lr=3e-3)
     for _ in range(100):
-        loss = m.loss(inputs, state, actions, generator=g)
+        loss = flow_loss(m, inputs, state, actions, generator=g)
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -140,51 +146,34 @@ def test_save_load_round_trip_is_exact(trained, tmp_path):
     assert torch.equal(m.sample_actions(inputs, state, noise(8, 9)), m2.sample_actions(inputs, state, noise(8, 9)))
 
 
-def test_released_layout_converter_on_a_synthetic_checkpoint(trained):
-    """Build a checkpoint in the documented release layout from our weights, convert it back, compare."""
-    m, inputs, state, _, _ = trained
-    depth = m.cfg.expert.depth
-    ours = m.state_dict()
-    released: dict[str, torch.Tensor] = {}
-    for k, v in ours.items():
-        if k.startswith("backbone.vlm."):
-            released["vlm.model." + k[len("backbone.vlm."):]] = v
-    extra = {}
-    for k, v in ours.items():
-        if k.startswith("expert.") and ".blocks." not in k:
-            released["action_expert.misc." + k] = v
-            extra["action_expert.misc." + k] = k
-    names = released_expert_names(depth)
-    for i in range(depth):
-        for stream, (qkv, norm, ff, out) in {"act": ("", "norm1", "ff", "to_out.0"),
-                                              "obs": ("add_", "norm1_context", "ff_context", "to_add_out")}.items():
-            src = f"expert.blocks.{i}.{stream}"
-            b = f"action_expert.transformer_blocks.{i}"
-            q, k_, v_ = ours[f"{src}.qkv.weight"].chunk(3)
-            qb, kb, vb = ours[f"{src}.qkv.bias"].chunk(3)
-            for x, w, bias in (("q", q, qb), ("k", k_, kb), ("v", v_, vb)):
-                n = f"{b}.attn.{qkv}{x}_proj" if qkv else f"{b}.attn.to_{x}"
-                released[n + ".weight"], released[n + ".bias"] = w, bias
-            released[f"{b}.{norm}.linear.weight"] = ours[f"{src}.ada.1.weight"]
-            released[f"{b}.{norm}.linear.bias"] = ours[f"{src}.ada.1.bias"]
-            released[f"{b}.attn.{out}.weight"] = ours[f"{src}.proj.weight"]
-            released[f"{b}.attn.{out}.bias"] = ours[f"{src}.proj.bias"]
-            released[f"{b}.{ff}.net.0.proj.weight"] = ours[f"{src}.mlp.0.weight"]
-            released[f"{b}.{ff}.net.0.proj.bias"] = ours[f"{src}.mlp.0.bias"]
-            released[f"{b}.{ff}.net.2.weight"] = ours[f"{src}.mlp.2.weight"]
-            released[f"{b}.{ff}.net.2.bias"] = ours[f"{src}.mlp.2.bias"]
-            qn, kn = ("norm_added_q", "norm_added_k") if qkv else ("norm_q", "norm_k")
-            released[f"{b}.attn.{qn}.weight"] = ours[f"{src}.q_norm.weight"]
-            released[f"{b}.attn.{kn}.weight"] = ours[f"{src}.k_norm.weight"]
-    assert {n for n in released if "transformer_blocks" in n} == {"action_expert." + n for n in names}
-    converted = convert_released_state_dict(released, depth, extra=extra)
-    m2 = Psi0Model(m.cfg).eval()
-    missing, unexpected = m2.load_state_dict(converted, strict=False)
-    assert not unexpected and (not missing or all("embed_tokens" in k for k in missing))
-    assert torch.equal(m.sample_actions(inputs, state, noise(8, 2)), m2.sample_actions(inputs, state, noise(8, 2)))
-    with pytest.raises(KeyError, match="not mapped"):
-        convert_released_state_dict({**released, "action_expert.unknown.weight": torch.zeros(1)}, depth, extra=extra)
+def test_official_layouts_convert_back_to_the_model(trained):
+    """A training-run checkpoint (action_header.* + vlm_model.*) and the released expert file (no prefix) load into
+    the model; a renamed, a missing and a mis-shaped key are each named in the error."""
+    from psi0_policy.model.checkpoint import CheckpointLayoutError, convert_official_state_dict, load_official_weights
 
+    m, *_ = trained
+    ours = m.state_dict()
+    run = {("action_header." + k[7:] if k.startswith("expert.") else "vlm_model.model." + k[13:]): v
+           for k, v in ours.items()}
+    run["vlm_model.lm_head.weight"] = ours["backbone.vlm.language_model.embed_tokens.weight"]
+    m2 = Psi0Model(m.cfg).eval()
+    load_official_weights(m2, {"training": run})
+    assert all(torch.equal(v, m2.state_dict()[k]) for k, v in ours.items())
+    expert_only = {k[7:]: v for k, v in ours.items() if k.startswith("expert.")}
+    m3 = Psi0Model(m.cfg).eval()
+    load_official_weights(m3, {"expert": expert_only}, strict_backbone=False)
+    assert torch.equal(m3.expert.action_proj_in.dec_pos, m.expert.action_proj_in.dec_pos)
+    with pytest.raises(CheckpointLayoutError, match="fit no 'training' prefix"):
+        convert_official_state_dict({"model.visual.x": torch.zeros(1)}, "training")
+    broken = dict(expert_only)
+    broken["transformer_blocks.0.norm1_context.linear.weight"] = broken.pop("transformer_blocks.0.norm1_obs.linear.weight")
+    broken["action_proj_in.dec_pos"] = torch.zeros(16, m.cfg.expert.width)
+    with pytest.raises(CheckpointLayoutError) as e:
+        load_official_weights(Psi0Model(m.cfg), {"expert": broken}, strict_backbone=False)
+    msg = str(e.value)
+    assert "missing (1): ['expert.transformer_blocks.0.norm1_obs.linear.weight']" in msg
+    assert "unexpected (1): ['expert.transformer_blocks.0.norm1_context.linear.weight']" in msg
+    assert "expert.action_proj_in.dec_pos: (16, 64) vs (30, 64)" in msg
 
 def test_config_registry_validates():
     with pytest.raises(ModelConfigError, match="did you mean 'horizon'"):

@@ -10,9 +10,10 @@ from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy, qos_profi
 from sensor_msgs.msg import Image, JointState
 from std_msgs.msg import String
 
-from psi0.image_codec import numpy_to_image
-from psi0.robot import action_names, default_action, load_g1
-from psi0.rostime import to_sec, to_time_msg
+from psi0_core.g1_adapter import action_names, default_action
+from psi0_core.image_codec import numpy_to_image
+from psi0_core.robot import load_g1
+from psi0_core.rostime import to_sec, to_time_msg
 from psi0_msgs.msg import ActionChunk, PolicyStatus
 from psi0_policy.policy_node import PolicyNode
 from tests.conftest import spin_until
@@ -122,3 +123,17 @@ def test_chunk_ids_continue_after_the_newest_on_the_topic(running):
     node._srv_reset(None, type("R", (), {"success": False, "message": ""})())
     before = max(mine)
     assert spin_until(f.ex, lambda: any(c.chunk_id > before for c in f.chunks), 30)
+
+
+def test_chunk_ids_continue_after_the_newest_the_bridge_accepted(running):
+    """Chunks another source published before this node's action_chunk subscription matched are never seen; the
+    bridge's latched status says which id it accepted last, and the first chunk continues after it."""
+    from psi0_msgs.msg import BridgeStatus
+
+    _node, f = running
+    latched = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
+    status = f.node.create_publisher(BridgeStatus, "bridge/status", latched)
+    status.publish(BridgeStatus(state=2, state_name="ACTIVE", last_chunk_id=900))
+    f.instr.publish(String(data="wave"))
+    assert spin_until(f.ex, lambda: bool(f.chunks), 30)
+    assert f.chunks[0].chunk_id > 900, [c.chunk_id for c in f.chunks]

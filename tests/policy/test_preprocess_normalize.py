@@ -46,3 +46,22 @@ def test_loads_the_released_psi0_stats():
         assert n.low.shape == (28,)
         x = np.asarray(stats["action"]["mean"])
         assert np.all(np.abs(n.normalize(x)) <= 1)
+
+
+def test_the_official_two_step_resize():
+    """640×480 → 240×320 (the dataset transform: PIL bilinear) → 256×320 (Qwen-VL's smart resize to ×32: bicubic),
+    against transformers' Qwen-VL image processor doing the second step itself."""
+    from PIL import Image
+    from transformers import Qwen2VLImageProcessorPil
+
+    cfg = get_config("psi0")
+    frame = np.random.default_rng(1).integers(0, 255, (480, 640, 3), dtype=np.uint8)
+    first = np.asarray(Image.fromarray(frame).resize((320, 240), Image.Resampling.BILINEAR))
+    proc = Qwen2VLImageProcessorPil(patch_size=16, merge_size=2, temporal_patch_size=2, image_mean=[0.5] * 3,
+                                    image_std=[0.5] * 3)
+    ref = proc(images=[first], return_tensors="pt")
+    pv, grid = patchify(resize_image(frame, cfg.image_size, cfg.camera_resize), cfg)
+    assert grid.tolist() == ref["image_grid_thw"][0].tolist() == [1, 16, 20]
+    err = float((pv - ref["pixel_values"].float()).abs().max())
+    print(f"two-step resize vs the Qwen-VL processor: max |Δ| {err:.2e}")
+    assert err <= 1e-6  # the same PIL operations: identical

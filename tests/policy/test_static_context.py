@@ -20,11 +20,11 @@ aten = torch.ops.aten
 def test_matches_the_stock_forward(cameras):
     m, pre, imgs, rng = engine_case(0, cameras)
     ctx = StaticContext(m, cameras)
-    for text in ("raise your right hand", "hi", "x" * 40):
+    for text in ("raise your right hand", "hi", "x" * m.cfg.max_text_tokens):
         inputs = pre([imgs], [text])
         state = torch.as_tensor(rng.normal(0, 0.3, (1, 36)), dtype=torch.float32)
         with torch.no_grad():
-            ref, _ = m.context(inputs, state)
+            ref, _ = m.context(inputs, state, deploy=True)
             got = ctx(inputs["input_ids"], inputs["attention_mask"], inputs["pixel_values"],
                       ctx.rope_position_ids(inputs), state)
         err = float((got - ref).abs().max())

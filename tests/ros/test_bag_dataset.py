@@ -15,9 +15,10 @@ from sensor_msgs.msg import Image, JointState
 from std_msgs.msg import String
 
 from psi0.bags.record import Recorder
-from psi0.image_codec import numpy_to_image
-from psi0.robot import action_names, default_action, load_g1
-from psi0.rostime import to_time_msg
+from psi0_core.g1_adapter import action_names, default_action
+from psi0_core.image_codec import numpy_to_image
+from psi0_core.robot import load_g1
+from psi0_core.rostime import to_time_msg
 from psi0_msgs.msg import ActionChunk
 from psi0_policy.data import convert as conv
 from psi0_policy.data.lerobot_reader import LeRobotData, check
@@ -27,6 +28,7 @@ from tests.data.fixtures import frames_rgb
 
 pytestmark = [pytest.mark.ros, pytest.mark.timeout(90)]
 COL = action_names().index("right_shoulder_pitch_joint")
+PITCH = action_names().index("torso_pitch")
 TOPICS = {"camera/head/image_raw": "sensor_msgs/msg/Image", "joint_states": "sensor_msgs/msg/JointState",
           "action_chunk": "psi0_msgs/msg/ActionChunk", "instruction": "std_msgs/msg/String"}
 
@@ -55,6 +57,7 @@ def _record(ctx, path, t0):
         start = t0 + 0.1 + 0.4 * c
         a = np.tile(default_action(), (20, 1))
         a[:, COL] = 0.1 + 0.5 * (start + np.arange(20) * dt - t0)
+        a[:, PITCH] = 0.05 + 0.1 * (start + np.arange(20) * dt - t0)  # a torso command that changes every step
         m = ActionChunk(chunk_id=c + 1, dt=dt, horizon=20, dim=36, names=action_names(),
                         data=a.astype(np.float32).ravel().tolist(), prefix_len=0)
         m.header.stamp = to_time_msg(start)
@@ -93,6 +96,10 @@ def test_recorded_demonstration_becomes_a_dataset(rclpy_context, tmp_path):
     expect = np.minimum(0.1 + 0.5 * (keep - t0), 0.1 + 0.5 * (0.5 + 19 / 30))  # held after the last row
     np.testing.assert_allclose(ep.action[:, COL], expect, atol=1e-5)
     np.testing.assert_allclose(ep.action[:, 31], 0.75, atol=1e-6)
+    # state 28..31: the torso rpy + height commanded at the frame before; before the first chunk, the nominal pose
+    np.testing.assert_allclose(ep.state[1:, 28:32], np.c_[ep.action[:-1, 28:31], ep.action[:-1, 31]], atol=1e-6)
+    np.testing.assert_allclose(ep.state[0, 28:32], [0, 0, 0, 0.75], atol=1e-6)
+    assert np.ptp(ep.state[:, PITCH]) > 0.05  # the check above compares values that change
     lag = (0.2 + 0.3 * (keep - t0)) - ep.state[:, 14 + 7]  # right shoulder pitch is arm slot 7
     assert np.all(lag >= -1e-6) and np.all(lag <= 0.3 * 0.0101)  # the newest joint_states at or before the frame
     frames = list(ep.cameras["head"]())

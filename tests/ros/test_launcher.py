@@ -91,3 +91,33 @@ def test_unknown_profile_argument_is_an_error(spawn, tmp_path):
     p = spawn(["psi0", "up", str(PROFILE), "rat:=5"], name="launcher")
     assert p.wait(timeout=20) == 2
     assert "unknown argument" in p.output()
+
+
+def test_a_node_that_fails_while_stopping_makes_the_launcher_exit_nonzero(tmp_path, monkeypatch):
+    """Ctrl-C: a node that crashes on its way out (exit code 3) is not a clean stop; the launcher says so, exits 1."""
+    import io
+    import stat
+    import sys
+
+    from psi0.launcher import Launcher
+    from psi0.profiles import NodeSpec, Profile
+
+    exe = tmp_path / "prefix" / "lib" / "fakepkg"
+    exe.mkdir(parents=True)
+    for name, code in (("fails_on_stop", 3), ("stops_cleanly", 0)):
+        script = exe / name
+        script.write_text(f"#!{sys.executable}\nimport signal, sys, time\n"
+                          f"signal.signal(signal.SIGINT, lambda *a: sys.exit({code}))\n"
+                          "while True:\n    time.sleep(0.05)\n")
+        script.chmod(script.stat().st_mode | stat.S_IEXEC)
+    monkeypatch.setenv("AMENT_PREFIX_PATH", f"{tmp_path / 'prefix'}{os.pathsep}{os.environ.get('AMENT_PREFIX_PATH', '')}")
+    for bad, expected in ((True, 1), (False, 0)):
+        nodes = (NodeSpec("a", "fakepkg", "fails_on_stop" if bad else "stops_cleanly"), NodeSpec("b", "fakepkg",
+                                                                                               "stops_cleanly"))
+        out = io.StringIO()
+        launcher = Launcher(Profile("t", "", {}, nodes), tmp_path / f"logs{bad}", grace_s=3.0, out=out)
+        launcher.start()
+        time.sleep(0.5)
+        launcher.request_stop()
+        assert launcher.supervise() == expected, out.getvalue()
+        assert ("a exited with code 3 while stopping" in out.getvalue()) == bad

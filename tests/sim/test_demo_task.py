@@ -19,13 +19,17 @@ pytestmark = [pytest.mark.sim, pytest.mark.ros, pytest.mark.slow, pytest.mark.ti
 def test_expert_demonstration_is_recorded_and_converted(tmp_path, ros_domain):
     results = session(None, [5], "expert", log_dir=tmp_path / "logs", record=tmp_path / "bags", robot_domain=next_robot_domain())
     r = results[0]
-    assert r.success and r.stops == 0 and r.chunks_rejected == 0 and r.states == ["ACTIVE"], r
+    # what matters: success standing, no stop, no rejected chunk (a brief HOLDING on a loaded machine is correct)
+    assert r.success and not r.fell and r.stops == 0 and r.chunks_rejected == 0 and "STOPPED" not in r.states, r
+    assert r.max_tilt_deg < 10.0, r
     rep = conv.convert("bag", [tmp_path / "bags"], tmp_path / "ds", progress=False, action_frame="expert")
     assert rep.converted == 1 and check(tmp_path / "ds") == []
     ds = LeRobotData(tmp_path / "ds")
-    pitch = ds.action[:, 14 + 7]  # right shoulder pitch: the demonstration raises it to the target
+    assert r.task == "raise_left_hand" and ds.tasks[0] == "raise your left hand"  # seed 5: the suite's second task
+    pitch = ds.action[:, 14]  # left shoulder pitch: the demonstration raises it to the target
     assert len(ds) > 45 and pitch[0] > -0.6 and pitch[-1] == pytest.approx(-1.6, abs=1e-4)
     assert np.all(np.diff(pitch) <= 1e-6)  # monotonic raise: no reset motion or hold chunk leaked in
+    assert np.ptp(ds.action[:, 14 + 7]) < 1e-6  # the right arm holds its start
 
 
 def test_committed_bundle_runs_episodes_without_a_safety_event(tmp_path, ros_domain):
@@ -37,6 +41,7 @@ def test_committed_bundle_runs_episodes_without_a_safety_event(tmp_path, ros_dom
     s = summarize(results)
     print(json.dumps(s))
     assert s["safety_stops"] == 0 and s["chunks_rejected"] == 0
+    assert s["falls"] == 0 and s["max_tilt_deg"] < 10.0 and s["min_pelvis_m"] > 0.65  # the robot stood throughout
     assert all(r.policy_chunks >= 3 for r in results)
     assert s["successes"] >= 1  # the learned policy raises the hand (measured rate over 20 episodes: the note)
     assert s["boundary_jump_p99_rad"] is not None and s["inference_ms_p50"] > 0

@@ -1,5 +1,6 @@
 """Graph layer, whole stack: simulator + bridge + policy node (tiny bundle, torch engine on CPU) as
-three processes for 20 s: chunks arrive, the bridge executes them, no safety stop."""
+three processes for 20 s: chunks arrive, the bridge executes them, no safety stop. Run with the sim profile's
+settings for one machine (shared_machine_params)."""
 
 import time
 
@@ -8,9 +9,9 @@ from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from std_msgs.msg import String
 
 from psi0.launcher import find_executable
-from psi0.rostime import to_sec
+from psi0_core.rostime import to_sec
 from tests.bridge.test_bridge_node import RosSide
-from tests.conftest import next_robot_domain
+from tests.conftest import next_robot_domain, shared_machine_params
 from tests.policy.bundle import tiny_bundle
 
 pytestmark = [pytest.mark.sim, pytest.mark.ros, pytest.mark.slow, pytest.mark.timeout(150)]
@@ -22,9 +23,10 @@ def test_sim_bridge_policy_run_20s_without_a_stop(rclpy_context, spawn, tmp_path
     # 320×240 frames: what Ψ0 feeds the model anyway (it halves 640×480), and a quarter of the rendering and
     # transport load of full frames on this 2-core machine (the sim node test covers 640×480)
     sim = spawn([str(find_executable("psi0_sim", "sim_node")), "--ros-args", "-p", f"robot_domain:={domain}",
-                 "-p", "width:=320", "-p", "height:=240"], name="sim")
+                 "-p", "width:=320", "-p", "height:=240", *shared_machine_params("sim")], name="sim")
     bridge = spawn([str(find_executable("psi0_bridge", "bridge_node")), "--ros-args", "-p", f"robot_domain:={domain}",
-                    "-p", "auto_enable:=true", "-p", "use_sim_time:=true"], name="bridge")
+                    "-p", "auto_enable:=true", "-p", "use_sim_time:=true", "-p", "wbc:=holosoma_ppo",
+                    *shared_machine_params("bridge")], name="bridge")
     policy = spawn([str(find_executable("psi0_policy", "policy_node")), "--ros-args", "-p", f"bundle:={bundle}",
                     "-p", "use_sim_time:=true"], name="policy")
     ros = RosSide(rclpy_context)
@@ -51,5 +53,6 @@ def test_sim_bridge_policy_run_20s_without_a_stop(rclpy_context, spawn, tmp_path
         assert st.chunks_received - first >= 20
         assert st.stops == 0 and st.chunks_rejected == 0
         assert states <= {"ACTIVE", "HOLDING"}, (states, st.stop_reason)
+        assert st.falls == 0 and st.max_tilt_deg < 10.0, (st.max_tilt_deg, st.stop_reason)  # standing, on System-0
     finally:
         ros.close()

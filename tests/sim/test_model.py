@@ -4,7 +4,7 @@ import mujoco
 import numpy as np
 import pytest
 
-from psi0.robot import load_g1
+from psi0_core.robot import load_g1
 from psi0_sim.model import Scene, g1_mjcf, load_facts, motor_joint_names
 from tests.conftest import reference_dir
 
@@ -85,3 +85,36 @@ def test_motor_order_matches_the_bridge_joint_map():
 def test_scene_is_seeded():
     assert Scene.random(3) == Scene.random(3)
     assert Scene.random(3) != Scene.random(4)
+
+
+def test_a_reset_restarts_real_time_pacing_at_the_new_sim_time():
+    """After sim/reset the real-time simulator keeps running at 1× wall time (before: the reset set physics time back
+    to 0 and the loop ran flat out until it caught up with its old time; the gantry released early). The clock does not
+    jump back either."""
+    import time
+
+    from psi0_sim.loop import SimLoop
+    from psi0_sim.model import Scene
+    from psi0_sim.physics import G1Physics
+
+    class NoDDS:  # the loop's robot interface, without a DDS participant
+        def apply_commands(self) -> None: ...
+        def publish_state(self) -> None: ...
+        def reset_commands(self) -> None: ...
+
+    physics = G1Physics(Scene(table_pos=(6.0, 0.0)), fixed_base=True)
+    loop = SimLoop(physics, NoDDS(), realtime=True)
+    loop.start()
+    try:
+        time.sleep(4.0)
+        before = physics.time
+        loop.reset()
+        assert physics.time >= before  # /clock never runs backwards
+        time.sleep(0.02)
+        t0, w0 = physics.time, time.monotonic()
+        time.sleep(1.0)
+        rate = (physics.time - t0) / (time.monotonic() - w0)
+        assert 0.7 < rate < 1.3, f"{rate:.2f}× real time after the reset"
+    finally:
+        loop.stop()
+    assert loop.error is None

@@ -15,7 +15,7 @@ from psi0.launcher import find_executable
 from psi0_policy.model.checkpoint import load_checkpoint, save_checkpoint
 from psi0_policy.policy import Policy
 from psi0_policy.regression import compare
-from tests.conftest import next_robot_domain, spin_until
+from tests.conftest import next_robot_domain, shared_machine_params, spin_until
 from tests.policy.bundle import tiny_bundle
 
 pytestmark = [pytest.mark.sim, pytest.mark.ros, pytest.mark.slow, pytest.mark.timeout(150)]
@@ -31,9 +31,10 @@ def golden(tmp_path_factory, ros_domain_module):
     env = {"ROS_DOMAIN_ID": str(ros_domain_module)}
     procs = [
         Proc([str(find_executable("psi0_sim", "sim_node")), "--ros-args", "-p", f"robot_domain:={domain}",
-              "-p", "width:=320", "-p", "height:=240"], tmp / "sim.log", env),
+              "-p", "width:=320", "-p", "height:=240", *shared_machine_params("sim")], tmp / "sim.log", env),
         Proc([str(find_executable("psi0_bridge", "bridge_node")), "--ros-args", "-p", f"robot_domain:={domain}",
-              "-p", "auto_enable:=true", "-p", "use_sim_time:=true", "-p", "require_heartbeat:=false"],
+              "-p", "auto_enable:=true", "-p", "use_sim_time:=true", "-p", "require_heartbeat:=false",
+              "-p", "wbc:=holosoma_ppo", *shared_machine_params("bridge")],
              tmp / "bridge.log", env),
         Proc([str(find_executable("psi0_policy", "policy_node")), "--ros-args", "-p", f"bundle:={bundle}",
               "-p", "use_sim_time:=true", "-p", "seed:=11"], tmp / "policy.log", env),
@@ -80,7 +81,7 @@ def test_perturbed_parameter_fails_and_names_the_step(golden):
     bundle, bag, tmp = golden
     model, stats = load_checkpoint(bundle)
     with torch.no_grad():
-        model.expert.final_out.bias[14 + 3] += 0.5  # one arm joint's velocity bias
+        model.expert.action_proj_out.linear.bias[14 + 3] += 0.5  # one arm joint's velocity bias
     save_checkpoint(model, tmp / "perturbed", stats=stats)
     report = compare(Policy.load(tmp / "perturbed"), bag)
     print(report)

@@ -11,7 +11,7 @@ from sensor_msgs.msg import CameraInfo, Image
 from std_srvs.srv import Trigger
 
 from psi0.launcher import find_executable
-from psi0.rostime import to_sec
+from psi0_core.rostime import to_sec
 from tests.conftest import next_robot_domain, spin_until
 
 pytestmark = [pytest.mark.sim, pytest.mark.ros, pytest.mark.timeout(120)]
@@ -20,7 +20,7 @@ pytestmark = [pytest.mark.sim, pytest.mark.ros, pytest.mark.timeout(120)]
 def test_camera_clock_and_reset(rclpy_context, spawn):
     domain = next_robot_domain()
     proc = spawn([str(find_executable("psi0_sim", "sim_node")), "--ros-args", "-p", f"robot_domain:={domain}",
-                  "-p", "gantry_release_s:=0.0"], name="sim")
+                  "-p", "gantry_release_s:=0.0", "-p", "clock_rate_hz:=100.0"], name="sim")
     node = Node("sim_test", context=rclpy_context)
     ex = SingleThreadedExecutor(context=rclpy_context)
     ex.add_node(node)
@@ -46,6 +46,10 @@ def test_camera_clock_and_reset(rclpy_context, spawn):
     phase = (np.concatenate([info_stamps, stamps]) * 30.0) % 1.0
     assert np.all((phase < 0.002 * 30 + 1e-6) | (phase > 1 - 1e-6)), phase
     assert np.all(np.diff(info_stamps) > 0) and np.all(np.diff(stamps) > 0)
+    # /clock at clock_rate_hz (100) of sim time, in steps of 10 ms (a Python subscriber may miss some under load)
+    ticks = np.diff([to_sec(c.clock) for c in clocks])
+    assert np.allclose(ticks / 0.01, np.round(ticks / 0.01), atol=1e-3) and ticks.min() > 0.0099, ticks
+    assert len(clocks) == pytest.approx(sim_span * 100.0, rel=0.2)
     # ... while the ~900 kB images go best-effort over loopback UDP: on a loaded 2-core machine with small socket
     # buffers most can be lost (17-24 Hz of 30 seen here, 6 Hz on CI), so only "some arrive, each is a captured
     # frame" is asserted; see docs/operator.md on DDS socket buffers
@@ -60,5 +64,34 @@ def test_camera_clock_and_reset(rclpy_context, spawn):
     assert spin_until(ex, client.service_is_ready, 10)
     fut = client.call_async(Trigger.Request())
     assert spin_until(ex, fut.done, 10) and fut.result().success
+    ex.shutdown()
+    node.destroy_node()
+
+
+def test_a_namespaced_node_applies_the_project_parameter_file(rclpy_context, spawn, tmp_path):
+    """namespace:=g1 makes the node /g1/sim: the project's file, under its own section key, must still apply. The file
+    is the installed config/params/sim.yaml with one non-default value added, so the test sees whether it applied."""
+    import yaml
+    from rcl_interfaces.srv import GetParameters
+
+    from psi0_core.share import share_dir
+
+    data = yaml.safe_load((share_dir() / "config" / "params" / "sim.yaml").read_text())
+    (key,) = data
+    data[key]["ros__parameters"]["clock_rate_hz"] = 50.0
+    f = tmp_path / "sim.yaml"
+    f.write_text(yaml.safe_dump(data))
+    spawn([str(find_executable("psi0_sim", "sim_node")), "--ros-args", "-r", "__ns:=/g1", "--params-file", str(f),
+           "-p", f"robot_domain:={next_robot_domain()}", "-p", "camera:=false"], name="sim_g1")
+    node = Node("param_test", context=rclpy_context)
+    ex = SingleThreadedExecutor(context=rclpy_context)
+    ex.add_node(node)
+    client = node.create_client(GetParameters, "/g1/sim/get_parameters")
+    assert spin_until(ex, client.service_is_ready, 30), "no /g1/sim node"
+    fut = client.call_async(GetParameters.Request(names=["clock_rate_hz", "camera"]))
+    assert spin_until(ex, fut.done, 10)
+    rate, camera = fut.result().values
+    assert rate.double_value == 50.0  # from the file: with a plain `sim:` key it stayed 500
+    assert camera.bool_value is False  # the command line still wins
     ex.shutdown()
     node.destroy_node()

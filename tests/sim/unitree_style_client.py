@@ -32,6 +32,7 @@ def main() -> int:
         time.sleep(0.01)
     start_q = [state["msg"].motor_state[i].q for i in range(29)]
     t0 = time.time()
+    written = 0
     while time.time() - t0 < seconds:
         ls = state["msg"]
         cmd = unitree_hg_msg_dds__LowCmd_()
@@ -48,8 +49,10 @@ def main() -> int:
             cmd.motor_cmd[i].tau = 0.0
         cmd.crc = crc.Crc(cmd)
         pub.Write(cmd)
+        written += 1
         time.sleep(0.002)
     print(f"left shoulder pitch {state['msg'].motor_state[15].q:.3f}", flush=True)
+    print(f"wrote {written} commands", flush=True)
     return 0
 
 

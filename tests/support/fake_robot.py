@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 import numpy as np
 from unitree_sdk2py.idl.unitree_hg.msg.dds_ import HandCmd_, HandState_, LowCmd_, LowState_
 
-from psi0.robot import load_g1
-from psi0_bridge.lowlevel import crc_ok, hand_state, lowcmd_from_cdr, lowstate_cdr, pack_lowstate
-from psi0_bridge.robot_dds import Endpoint, write_serialized
+from psi0_core.lowlevel import crc_ok, hand_state, lowcmd_from_cdr, lowstate_cdr, pack_lowstate
+from psi0_core.robot import load_g1
+from psi0_core.robot_dds import Endpoint, write_serialized
 
 
 @dataclass

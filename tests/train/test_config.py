@@ -5,7 +5,7 @@ import itertools
 import pytest
 
 from psi0_policy.train.config import TrainConfigError, load_train_config
-from psi0_policy.train.trainer import lr_factor
+from psi0_policy.train.trainer import lr_factor, param_groups
 from tests.train.helpers import CONFIGS
 
 pytestmark = pytest.mark.unit
@@ -54,3 +54,53 @@ def test_schedule_warmup_then_cosine():
     assert all(a >= b for a, b in itertools.pairwise(f[10:])) and f[-1] == pytest.approx(0.1, abs=0.01)
     const = load_train_config(CONFIGS / "finetune_tiny.yaml", ["schedule=constant", "warmup_steps=0"])
     assert lr_factor(0, const) == lr_factor(500, const) == 1.0
+
+
+def test_official_stage_recipes():
+    """The optimiser settings of the official training scripts (scripts/train/psi0/*.sh), stage by stage."""
+    pre, post, ft = (load_train_config(CONFIGS / f"{n}.yaml") for n in ("pretrain", "posttrain", "finetune"))
+    assert (pre.horizon, pre.norm_mode, pre.schedule, pre.warmup_steps) == (1, "quantile", "constant", 0)
+    assert (pre.lr, pre.vision_lr, pre.merger_lr, pre.betas, pre.weight_decay) == (1e-4, 1e-5, 1e-5, (0.9, 0.999), 0.0)
+    assert (post.schedule, post.warmup_steps, post.betas, post.weight_decay, post.eps) == ("constant", 1000, (0.9, 0.999),
+                                                                                          0.0, 1e-8)
+    assert (ft.schedule, ft.min_lr_ratio, ft.warmup_steps, ft.steps) == ("cosine", 0.0, 1000, 40000)
+    assert (ft.betas, ft.weight_decay, ft.norm_mode, ft.train) == ((0.95, 0.999), 1e-6, "minmax", "expert")
+
+
+def test_vision_tower_and_mergers_get_their_own_rates():
+    import torch
+
+    from psi0_policy.model.config import get_config
+    from psi0_policy.model.psi0 import Psi0Model
+
+    m = Psi0Model(get_config("tiny"))
+    cfg = load_train_config(CONFIGS / "pretrain_tiny.yaml", ["vision_lr=1e-5", "merger_lr=2e-5"])
+    groups = {g["name"]: g for g in param_groups(m, cfg)}
+    names = {id(p): n for n, p in m.named_parameters()}
+    assert groups["merger"]["lr"] == 2e-5 and groups["vision"]["lr"] == 1e-5 and groups["rest"]["lr"] == cfg.lr
+    assert all("visual" in names[id(p)] and "merger" in names[id(p)] for p in groups["merger"]["params"])
+    assert all("visual" in names[id(p)] and "merger" not in names[id(p)] for p in groups["vision"]["params"])
+    assert not any("visual" in names[id(p)] for p in groups["rest"]["params"])
+    assert sum(len(g["params"]) for g in groups.values()) == sum(p.requires_grad for p in m.parameters())
+    opt = torch.optim.AdamW(param_groups(m, cfg), lr=cfg.lr)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 0.5)  # the schedule scales every group alike
+    assert sched.get_last_lr() == pytest.approx([1e-5, 5e-6, cfg.lr / 2])  # merger, vision, rest
+    m.backbone.vlm.visual.requires_grad_(False)
+    assert [g["name"] for g in param_groups(m, cfg)] == ["rest"]  # frozen parameters are left out
+
+
+def test_a_different_chunk_length_keeps_only_the_backbone_and_the_expert_blocks():
+    """Official fine-tuning from post-training (chunk 16 → 30) loads the action header's transformer_blocks.* only."""
+    import torch
+
+    from psi0_policy.model.config import get_config
+    from psi0_policy.model.psi0 import Psi0Model
+    from psi0_policy.train.trainer import adopt_horizon
+
+    torch.manual_seed(0)
+    old = Psi0Model(get_config("tiny", horizon=16))
+    new = adopt_horizon(old, 30)
+    a, b = old.state_dict(), new.state_dict()
+    assert new.cfg.horizon == 30 and b["expert.action_proj_in.dec_pos"].shape[0] == 30
+    assert all(torch.equal(a[k], b[k]) for k in a if k.startswith(("backbone.", "expert.transformer_blocks.")))
+    assert not torch.equal(a["expert.action_proj_out.linear.weight"], b["expert.action_proj_out.linear.weight"])

@@ -32,7 +32,9 @@ def trained(tmp_path_factory):
 def test_loss_decreases_and_artefacts_exist(trained):
     root, _, s = trained
     losses = np.array(s["losses"])
-    assert len(losses) == 50 and losses[-10:].mean() < 0.8 * losses[:10].mean()
+    # The official loss sums over the 30 chunk steps, so its irreducible part (the noise) dominates early: 50 steps
+    # take it down by ~17 %; an untrained model stays within ~5 % of where it started.
+    assert len(losses) == 50 and losses[-10:].mean() < 0.9 * losses[:10].mean()
     assert [e["step"] for e in s["evaluations"]] == [25, 50]
     assert s["evaluations"][-1]["mse/all"] < s["evaluations"][0]["mse/all"]
     assert (root / "run" / "eval" / "step_0000050.png").stat().st_size > 10_000

@@ -27,15 +27,20 @@ def test_vocab_extension_and_answer_only_labels():
     old = m.backbone.vlm.language_model.embed_tokens.weight.detach().clone()
     pretrain.extend_vocab(m, 100)
     new = m.backbone.vlm.language_model.embed_tokens.weight
-    assert new.shape[0] == old.shape[0] + 102 and torch.equal(new[: old.shape[0]], old)
+    # official layout: <|a_i|> from len(tokenizer) = 262 on, then the two markers; 264 rows → 364 needed → 384 (×192)
+    assert new.shape[0] == 384 and torch.equal(new[:262], old[:262]) and m.cfg.text.vocab_size == 384
     ids = pretrain.ActionIds.of(m)
-    assert (ids.offset, ids.start, ids.end) == (264, 364, 365) and m.cfg.action_vocab == 100
+    assert (ids.offset, ids.start, ids.end) == (262, 362, 363) and m.cfg.action_vocab == 100
     pre = Preprocessor(m.cfg, ByteTokenizer())
     img = np.zeros((64, 96, 3), np.uint8)
-    inputs, labels = pretrain.build_batch(pre, ids, [img, img], ["wave", "a longer instruction"], [[1, 2, 3], [4]])
+    inputs, labels = pretrain.build_batch(pre, ids, [img, img], ["Wave", "a longer instruction"], [[1, 2, 3], [4]])
     assert labels.shape == inputs["input_ids"].shape
-    assert labels[0][labels[0] != -100].tolist() == [265, 266, 267, 365]  # answer tokens + <action_end> only
-    assert labels[1][labels[1] != -100].tolist() == [268, 365]
+    # answer tokens + <|im_end|> (261) + the newline (10) carry the loss, nothing else
+    assert labels[0][labels[0] != -100].tolist() == [263, 264, 265, 261, 10]
+    assert labels[1][labels[1] != -100].tolist() == [266, 261, 10]
+    seq = inputs["input_ids"][0][inputs["attention_mask"][0] > 0].tolist()
+    assert seq[-5:] == [263, 264, 265, 261, 10] and seq[-5 - len(pre.assistant_header()):-5] == pre.assistant_header()
+    assert seq[:len(pre.user_turn(1, "wave"))] == pre.user_turn(1, "wave")  # lower-cased instruction in the user turn
     assert int(inputs["attention_mask"][0].sum()) < inputs["attention_mask"].shape[1]  # shorter sample right-padded
     loss = m("tokens", inputs, labels)
     assert loss.shape == (2,) and torch.isfinite(loss).all()

@@ -1,6 +1,6 @@
 import pytest
 
-from psi0.params import ConfigError, Param, Schema, load_param_file
+from psi0_core.params import ConfigError, Param, Schema, load_param_file
 
 pytestmark = pytest.mark.unit
 
@@ -54,6 +54,8 @@ def test_param_file_sections_merge(tmp_path):
     f = tmp_path / "p.yaml"
     f.write_text("/**:\n  ros__parameters: {rate_hz: 100.0}\ndemo:\n  ros__parameters: {engine: onnx}\n")
     assert load_param_file(f, "demo") == {"rate_hz": 100.0, "engine": "onnx"}
+    f.write_text("/**/demo:\n  ros__parameters: {engine: onnx}\n")
+    assert load_param_file(f, "demo") == {"engine": "onnx"}
     assert SCHEMA.validate(load_param_file(f, "demo"))["engine"] == "onnx"
 
 
@@ -61,3 +63,17 @@ def test_markdown_lists_every_parameter():
     md = SCHEMA.markdown()
     for name in SCHEMA.names():
         assert f"`{name}`" in md
+
+
+def test_the_project_parameter_files_apply_in_any_namespace():
+    """rcl matches a `bridge:` section only to the node /bridge: under namespace:=g1 (/g1/bridge) the file was silently
+    ignored, by `psi0 up` and `ros2 launch` alike. Sections must be `/**/<node>` (or `/**`)."""
+    import yaml
+
+    from psi0_core.share import share_dir
+
+    files = sorted((share_dir() / "config" / "params").glob("*.yaml"))
+    assert files
+    for f in files:
+        for key in yaml.safe_load(f.read_text()):
+            assert key == "/**" or key.startswith("/**/"), f"{f.name}: section {key!r} applies only outside a namespace"

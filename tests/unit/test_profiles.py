@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from psi0.params import ConfigError
 from psi0.profiles import load_profile, ros_args
+from psi0_core.params import ConfigError
 
 pytestmark = pytest.mark.unit
 REPO = Path(__file__).resolve().parents[2]
@@ -24,8 +24,15 @@ REPO = Path(__file__).resolve().parents[2]
 def test_sim_profile_resolves_arguments():
     p = load_profile("sim", {"network_interface": "enp3s0", "robot_domain": "0"})
     bridge = next(n for n in p.nodes if n.name == "bridge")
-    assert bridge.overrides == {"network_interface": "enp3s0", "robot_domain": 0, "auto_enable": True}
+    assert bridge.overrides == {"wbc": "holosoma_ppo", "network_interface": "enp3s0", "robot_domain": 0, "auto_enable": True,
+                                "use_sim_time": False, "loop_spin_us": 0.0}
     assert all(Path(f).exists() for f in bridge.params)
+
+
+def test_use_sim_time_is_a_profile_argument():
+    demo = load_profile("demo", {"use_sim_time": "false"})
+    assert all(n.overrides["use_sim_time"] is False for n in demo.nodes if n.name in ("bridge", "policy"))
+    assert load_profile("sim", {"use_sim_time": "true"}).nodes[1].overrides["use_sim_time"] is True
 
 
 def test_unknown_argument_fails_loudly():

@@ -1,46 +1,13 @@
-"""What the bridge executed, replayed from the ActionChunks it received, and chunk-boundary smoothness.
+"""Chunk-boundary smoothness of what the bridge executed (replayed with psi0_core.chunks.replay).
 
-`executed(...)` feeds chunks, at their arrival times, into the bridge's own ChunkExecutor and samples it on a
-grid; where no chunk covers a time the bridge holds its last command, and so does the replay.
-`boundary_jumps(...)`: on a 30 Hz grid, the change of the commanded arm joints across each chunk switch
-("jump") against the changes between grid points without a switch ("within"): real-time chunking keeps the
-jumps at the scale of ordinary steps; synchronous chunking jumps after each hold.
+`boundary_jumps(...)`: on a 30 Hz grid, the change of the commanded arm joints across each chunk switch ("jump")
+against the changes between grid points without a switch ("within"): real-time chunking keeps the jumps at the
+scale of ordinary steps; synchronous chunking jumps after each hold.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
-
-from psi0_bridge.chunks import Chunk, ChunkExecutor
-
-
-@dataclass(frozen=True)
-class Received:
-    arrival: float  # s, shared clock
-    chunk: Chunk
-
-
-def executed(chunks: list[Received], times: np.ndarray, initial: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(commands (T, D), switch flags (T,): a switch happened in (times[k−1], times[k]])."""
-    ex = ChunkExecutor()
-    order = sorted(chunks, key=lambda r: r.arrival)
-    k = 0
-    last = np.asarray(initial, dtype=np.float64)
-    out = np.zeros((len(times), len(last)))
-    switched = np.zeros(len(times), dtype=bool)
-    for i, t in enumerate(times):
-        while k < len(order) and order[k].arrival <= t:
-            ex.push(order[k].chunk)
-            k += 1
-        before = ex.switches
-        a = ex.sample(float(t))
-        switched[i] = ex.switches != before
-        if a is not None:
-            last = a
-        out[i] = last
-    return out, switched
 
 
 def boundary_jumps(commands: np.ndarray, switched: np.ndarray, columns: list[int]) -> dict[str, float]:

@@ -19,17 +19,26 @@ import sys
 import time
 from pathlib import Path
 
-from psi0.params import ConfigError
-from psi0.profiles import load_profile, share_dir
+from psi0.profiles import load_profile
+from psi0_core.params import ConfigError
+from psi0_core.share import share_dir
 
-# node name -> "module:SCHEMA" (imported lazily so `psi0 up` does not import torch or mujoco)
+# node name -> "module:ConfigClass" (each node's `<node>_config.py`; imported lazily: no torch, no mujoco)
 SCHEMAS = {
-    "estop_heartbeat": "psi0.estop_heartbeat:SCHEMA",
-    "bridge": "psi0_bridge.config:SCHEMA",
-    "camera": "psi0_bridge.camera_node:SCHEMA",
-    "policy": "psi0_policy.node_config:SCHEMA",
-    "sim": "psi0_sim.sim_node:SCHEMA",
+    "estop_heartbeat": "psi0.heartbeat_config:HeartbeatConfig",
+    "bridge": "psi0_bridge.bridge_config:BridgeConfig",
+    "camera": "psi0_camera.camera_config:CameraConfig",
+    "policy": "psi0_policy.policy_config:PolicyConfig",
+    "sim": "psi0_sim.sim_config:SimConfig",
 }
+
+
+def node_schema(node: str):
+    """The parameter schema of a node (psi0_core.params.Schema)."""
+    if node not in SCHEMAS:
+        raise ConfigError(f"unknown node {node!r}; known: {', '.join(sorted(SCHEMAS))}")
+    module, attr = SCHEMAS[node].split(":")
+    return getattr(importlib.import_module(module), attr).schema()
 
 
 def _parse_assignments(items: list[str]) -> dict[str, str]:
@@ -60,10 +69,7 @@ def cmd_profiles(_: argparse.Namespace) -> int:
 
 
 def cmd_params(ns: argparse.Namespace) -> int:
-    if ns.node not in SCHEMAS:
-        raise ConfigError(f"unknown node {ns.node!r}; known: {', '.join(sorted(SCHEMAS))}")
-    module, attr = SCHEMAS[ns.node].split(":")
-    print(getattr(importlib.import_module(module), attr).markdown())
+    print(node_schema(ns.node).markdown())
     return 0
 
 

@@ -1,12 +1,14 @@
 """Episode harness for the simulated tasks, against a running `demo` graph (sim + bridge + policy).
 
-Per episode (seeded): move the task's joints to the seeded start pose with scripted ActionChunks (the bridge
-executes them like any other chunks), then either let the policy act (policy/reset + policy/activate; the
+Per episode (seeded): the episode's task (a suite alternates its tasks over the seeds) publishes its instruction (or,
+as an evaluation control, another task's), moves the task's joints to the seeded start pose with scripted
+ActionChunks (the bridge executes them like any other chunks), then either let the policy act (policy/reset + policy/activate; the
 scripted hold continues until the policy's first chunk arrives, so the bridge never runs dry) or play the
 scripted expert — optionally recording a rosbag of the expert's demonstration (camera, joint_states,
-action_chunk, instruction) with psi0's Recorder. Measured: success and time to success (task test on the
-measured joint_states, sim time), safety events (bridge stops, rejected chunks, states seen), what the bridge
-executed (chunks replayed through its own ChunkExecutor) and the chunk-boundary jumps, inference latency.
+action_chunk, instruction) with psi0's Recorder. Measured: success and time to success (the task's test on the
+simulator's ground truth, sim/bodies, sim time) — never a success if the robot fell (base tilt over 15° on the bridge's imu
+topic, an S12 stop, or the pelvis below 0.5 m) —, safety events (bridge stops, rejected chunks, states seen), what the bridge
+executed (chunks replayed through the chunk contract, psi0_core.chunks) and the chunk-boundary jumps, inference latency.
 
 All timing is on the simulator's clock (/clock): the harness, bridge and policy run with use_sim_time.
 """
@@ -20,10 +22,13 @@ from typing import Any
 
 import numpy as np
 
-from psi0.chunk_metrics import Received, boundary_jumps, executed
-from psi0.robot import action_names, default_action
-from psi0.tasks import DT, RaiseRightHand
+from psi0.chunk_metrics import boundary_jumps
+from psi0.tasks import DT, RaiseHand, task_for
+from psi0_core.chunks import Chunk, Received, replay
+from psi0_core.g1_adapter import ARMS, default_adapter
 
+FALL_TILT_DEG = 15.0  # an episode in which the base tilted more than this (or an S12 stop) failed: the robot fell
+FALL_PELVIS_M = 0.5  # … or the pelvis dropped below this (simulator ground truth)
 SCRIPT_FRAME = "script"
 EXPERT_FRAME = "expert"  # the demonstration's chunks (psi0 data convert bag --action-frame expert)
 ROWS, EVERY, LEAD_S = 40, 30, 0.3  # scripted chunks: 40 rows published every 30 rows, 0.3 s ahead
@@ -43,11 +48,36 @@ class EpisodeResult:
     inference_ms: list[float] = field(default_factory=list)
     bag: str | None = None
     realtime_factor: float | None = None  # of the whole session (set by psi0.evaluate)
+    max_tilt_deg: float | None = None  # base tilt from the bridge's imu topic, over the episode
+    min_pelvis_m: float | None = None  # pelvis height, simulator ground truth (sim/base_pose)
+    falls: int = 0  # S12 stops during the episode
+    fell: bool = False  # tilt > FALL_TILT_DEG, an S12 stop or the pelvis below FALL_PELVIS_M: never a success
+    task_success: bool = False  # what the task's test alone said
+    task: str = ""  # the episode's task
+    instruction: str = ""  # what the policy was told (another task's in the wrong-instruction control)
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d.pop("inference_ms")
         return d
+
+
+def fallen(max_tilt_deg: float | None, min_pelvis_m: float | None, s12_stops: int) -> bool:
+    """Did the robot fall during an episode? An S12 stop, a base tilt beyond FALL_TILT_DEG or the pelvis below
+    FALL_PELVIS_M. No tilt measured at all is a fall too: an episode nobody saw standing is not a success."""
+    return bool(s12_stops or max_tilt_deg is None or max_tilt_deg > FALL_TILT_DEG
+                or (min_pelvis_m is not None and min_pelvis_m < FALL_PELVIS_M))
+
+
+def caption(frame: np.ndarray, text: str) -> np.ndarray:
+    """The frame with `text` written on a dark band along its top (the video shows what the policy was told)."""
+    from PIL import Image, ImageDraw
+
+    img = Image.fromarray(frame)
+    draw = ImageDraw.Draw(img)
+    draw.rectangle((0, 0, img.width, 16), fill=(0, 0, 0))
+    draw.text((6, 2), text, fill=(255, 255, 255))
+    return np.asarray(img)
 
 
 class ScriptStream:
@@ -73,30 +103,35 @@ class ScriptStream:
 
 
 class Harness:
-    def __init__(self, task: RaiseRightHand, video: Path | None = None, video_fps: float = 15.0) -> None:
+    def __init__(self, tasks: tuple[RaiseHand, ...], video: Path | None = None, video_fps: float = 15.0) -> None:
         import rclpy
+        from geometry_msgs.msg import PoseStamped
         from rclpy.executors import SingleThreadedExecutor
         from rclpy.node import Node
         from rclpy.parameter import Parameter
         from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
-        from sensor_msgs.msg import Image, JointState
+        from sensor_msgs.msg import Image, Imu, JointState
         from std_msgs.msg import String
         from std_srvs.srv import Trigger
 
-        from psi0_msgs.msg import ActionChunk, BridgeStatus, PolicyStatus
+        from psi0_msgs.msg import ActionChunk, BodyPoses, BridgeStatus, PolicyStatus
 
         if not rclpy.ok():
             rclpy.init()
-        self.task = task
+        self.tasks = tuple(tasks)
+        self.task = self.tasks[0]
         self.node = Node("psi0_episodes", parameter_overrides=[Parameter("use_sim_time", value=True)])
         self.ex = SingleThreadedExecutor()
         self.ex.add_node(self.node)
-        self.names = action_names()
+        self.adapter = default_adapter()
         rel = QoSProfile(depth=20, reliability=ReliabilityPolicy.RELIABLE)
         latched = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
         self.pub_chunk = self.node.create_publisher(ActionChunk, "action_chunk", rel)
         self.pub_instr = self.node.create_publisher(String, "instruction", latched)
-        self.pub_instr.publish(String(data=task.instruction))
+        self._instruction = ""
+        self.set_instruction(self.task.instruction)
+        # (sim time, name → (position, orientation w x y z)) from the simulator's ground truth
+        self.bodies: list[tuple[float, dict[str, tuple[np.ndarray, np.ndarray]]]] = []
         self.received: list[tuple[Received, str, float]] = []  # (chunk, frame_id, inference_ms)
         self.joints: list[tuple[float, np.ndarray]] = []
         self.bridge: BridgeStatus | None = None
@@ -105,14 +140,23 @@ class Harness:
         self._idx: list[int] | None = None
         self.node.create_subscription(ActionChunk, "action_chunk", self._on_chunk, rel)
         self.node.create_subscription(JointState, "joint_states", self._on_joints, 50)
+        self.tilts: list[tuple[float, float]] = []  # (sim time, base tilt deg) from the bridge's imu topic
+        self.pelvis: list[tuple[float, float]] = []  # (sim time, pelvis height m) from the simulator's ground truth
+        self.node.create_subscription(Imu, "imu", self._on_imu, 50)
+        self.node.create_subscription(PoseStamped, "sim/base_pose", self._on_pose, 50)
+        self.node.create_subscription(BodyPoses, "sim/bodies", self._on_bodies, 50)
         self.node.create_subscription(BridgeStatus, "bridge/status", self._on_bridge, latched)
         self.node.create_subscription(PolicyStatus, "policy/status", lambda m: setattr(self, "policy", m), latched)
         self.clients = {n: self.node.create_client(Trigger, f"policy/{n}") for n in ("activate", "pause", "reset")}
         self.chunk_id = 0
         self.published_t0 = -np.inf  # newest step-0 time we sent (our own chunks may not have come back yet)
         self.bridge_clients = {n: self.node.create_client(Trigger, f"bridge/{n}") for n in ("reset",)}
+        self.sim_clients = {n: self.node.create_client(Trigger, f"sim/{n}") for n in ("reset",)}
+        self.sim_resets = 0  # falls the evaluation had to undo with sim/reset
         self.recoveries = 0
         self._ep_joint_index = 0
+        self._ep_body_index = 0
+        self._joint_names: list[str] = []
         self._clock_ref: tuple[float, float] | None = None  # (wall, sim) when the graph became ready
         self.video = None
         if video is not None:
@@ -131,38 +175,57 @@ class Harness:
         return self.node.get_clock().now().nanoseconds * 1e-9
 
     def _on_chunk(self, m) -> None:
-        from psi0.rostime import to_sec
-        from psi0_bridge.chunks import Chunk
+        from psi0_core.rostime import to_sec
 
-        a = np.tile(default_action(), (m.horizon, 1))
-        data = np.asarray(m.data, dtype=np.float64).reshape(m.horizon, m.dim)
-        a[:, [self.names.index(n) for n in m.names]] = data
-        c = Chunk(int(m.chunk_id), to_sec(m.header.stamp), float(m.dt), a, int(m.prefix_len))
+        rows = self.adapter.chunk_rows(m.names, m.horizon, m.dim, m.data)
+        c = Chunk(int(m.chunk_id), to_sec(m.header.stamp), float(m.dt), rows, int(m.prefix_len))
         self.received.append((Received(self.now(), c), m.header.frame_id, float(m.inference_ms)))
+
+    def set_instruction(self, text: str) -> None:
+        from std_msgs.msg import String
+
+        if text != self._instruction:
+            self.pub_instr.publish(String(data=text))
+            self._instruction = text
 
     def _on_joints(self, m) -> None:
         if self._idx is None:
-            self._idx = [list(m.name).index(j) for j in self.task.joints]
+            self._joint_names = sorted({j for t in self.tasks for j in t.joints})
+            self._idx = [list(m.name).index(j) for j in self._joint_names]
         self.joints.append((self.now(), np.array([m.position[i] for i in self._idx])))
+
+    def _on_bodies(self, m) -> None:
+        pos = np.asarray(m.positions).reshape(-1, 3)
+        quat = np.asarray(m.orientations).reshape(-1, 4)
+        self.bodies.append((self.now(), {n: (pos[k], quat[k]) for k, n in enumerate(m.names)}))
+
+    def _on_imu(self, m) -> None:
+        from psi0_bridge.core import base_tilt_deg
+
+        o = m.orientation
+        self.tilts.append((self.now(), base_tilt_deg(np.array([o.w, o.x, o.y, o.z]))))
+
+    def _on_pose(self, m) -> None:
+        self.pelvis.append((self.now(), float(m.pose.position.z)))
 
     def _on_bridge(self, m) -> None:
         self.bridge = m
         self.states_seen.add(m.state_name)
 
     def _on_view(self, m) -> None:
-        from psi0.image_codec import image_to_numpy
+        from psi0_core.image_codec import image_to_numpy
 
         self._view = image_to_numpy(m, "rgb8")
 
     def _on_head(self, m) -> None:
-        from psi0.image_codec import image_to_numpy
+        from psi0_core.image_codec import image_to_numpy
 
         self._head_count += 1
         if not self.filming or self._head_count % self._video_every:
             return
         head = image_to_numpy(m, "rgb8")
         view = self._view if self._view is not None and self._view.shape == head.shape else np.zeros_like(head)
-        self.video.add(np.concatenate([head, view], axis=1))
+        self.video.add(caption(np.concatenate([head, view], axis=1), f'"{self._instruction}"'))
 
     # ---- plumbing ----------------------------------------------------------------------------
     def spin(self, seconds: float, until=None, stream: ScriptStream | None = None) -> bool:
@@ -178,14 +241,13 @@ class Harness:
         return until is None
 
     def publish(self, t0: float, rows: np.ndarray, frame: str = SCRIPT_FRAME) -> None:
-        from psi0.rostime import to_time_msg
+        from psi0_core.rostime import to_time_msg
         from psi0_msgs.msg import ActionChunk
 
         # ids continue after the newest on the topic (the bridge rejects an id that is not newer; the policy node
         # continues after ours the same way)
         self.chunk_id = max([self.chunk_id, *(r.chunk.chunk_id for r, _, _ in self.received[-50:])]) + 1
-        m = ActionChunk(chunk_id=self.chunk_id, dt=float(np.float32(DT)), horizon=len(rows), dim=36, names=self.names,
-                        data=rows.astype(np.float32).ravel().tolist(), prefix_len=0)
+        m = ActionChunk(chunk_id=self.chunk_id, dt=float(np.float32(DT)), prefix_len=0, **self.adapter.chunk_fields(rows))
         m.header.stamp, m.header.frame_id = to_time_msg(t0), frame
         self.pub_chunk.publish(m)
         self.published_t0 = max(self.published_t0, t0)
@@ -193,7 +255,7 @@ class Harness:
     def call(self, name: str, timeout: float = 10.0, node: str = "policy") -> None:
         from std_srvs.srv import Trigger
 
-        cli = (self.clients if node == "policy" else self.bridge_clients)[name]
+        cli = {"policy": self.clients, "bridge": self.bridge_clients, "sim": self.sim_clients}[node][name]
         if not cli.wait_for_service(timeout_sec=timeout):
             raise RuntimeError(f"service {node}/{name} not available")
         fut = cli.call_async(Trigger.Request())
@@ -204,11 +266,32 @@ class Harness:
         """After a protective stop (counted in the episode's result): bridge/reset re-stiffens from the measured
         pose; wait until it executes again. The next episode starts from wherever the robot is."""
         self.recoveries += 1
-        self.call("reset", node="bridge")
+        try:
+            self.reset_bridge()
+        except RuntimeError as e:  # a fallen robot is not re-stiffened where it lies: stand it up (the sim's reset)
+            if "tilted" not in str(e):
+                raise
+            print(f"[harness] {e}; sim/reset stands the robot up on its gantry", flush=True)
+            self.sim_resets += 1
+            self.call("reset", node="sim")
+            self.spin(5.0)  # the reset robot reports itself upright; the gantry holds it
+            self.reset_bridge()
         if not self.spin(30, lambda: self.bridge is not None and self.bridge.state_name in ("ACTIVE", "HOLDING")):
             raise RuntimeError("the bridge did not come back after bridge/reset")
         t_end = self.now() + 2.0
         self.spin(20, lambda: self.now() >= t_end, self.hold_stream())
+
+    def reset_bridge(self, attempts: int = 10, wait_s: float = 0.3) -> None:
+        """bridge/reset, retried while the bridge refuses it for stale LowState: right after an S2 stop (a simulator
+        that stalled while processes start) the state may not have resumed yet. Other refusals raise at once."""
+        for k in range(attempts):
+            try:
+                self.call("reset", node="bridge")
+                return
+            except RuntimeError as e:
+                if "stale" not in str(e) or k == attempts - 1:
+                    raise
+                self.spin(wait_s)
 
     def stream_start(self, lead: float = 0.1) -> float:
         """Step-0 time for a new scripted stream: ahead of now and after every chunk already sent (the bridge
@@ -223,11 +306,15 @@ class Harness:
 
     def command_at(self, t: float | None = None) -> np.ndarray:
         """What the bridge commands at t (default now), from every chunk received so far."""
-        cmd, _ = executed([r for r, _, _ in self.received], np.array([self.now() if t is None else t]), default_action())
-        return cmd[0]
+        done = replay([r for r, _, _ in self.received], np.array([self.now() if t is None else t]),
+                      self.adapter.default_action())
+        return done.commands[0]
 
-    def wait_ready(self, timeout: float = 90.0, settle_s: float = 4.0, startup_resets: int = 2) -> None:
-        """Bridge ACTIVE (after its start-up ramp), joint_states flowing, then `settle_s` for the gantry release.
+    def wait_ready(self, timeout: float = 90.0, settle_s: float = 4.0, startup_resets: int = 2,
+                   policy: bool = False) -> None:
+        """Bridge ACTIVE (after its start-up ramp), joint_states flowing, with `policy` the policy node up (its model
+        loaded: loading takes most of a small machine's CPU, and an episode started meanwhile ran its scripted reset
+        stream late, S3), then `settle_s` for the gantry release.
 
         While four processes start on a small machine the simulator can miss its LowState deadline for 100 ms; the
         bridge then stops (S2) in the middle of its ramp, correctly. Such a start-up stop is reset (what an operator
@@ -248,12 +335,14 @@ class Harness:
             if stopped() and "(S2)" in reason and self.startup_resets < startup_resets:
                 self.startup_resets += 1
                 print(f"[harness] bridge stopped during start-up ({reason}); bridge/reset", flush=True)
-                self.call("reset", node="bridge")
+                self.reset_bridge()
                 self.spin(5.0, lambda: not stopped())  # the latched status until the next BridgeStatus
                 continue
             raise RuntimeError(f"the bridge did not become ACTIVE within {timeout} s (state {state}"
                                f"{': ' + reason if reason else ''})")
         hold = self.hold_stream()
+        if policy and not self.spin(max(1.0, deadline - time.monotonic()), self.clients["reset"].service_is_ready, hold):
+            raise RuntimeError(f"the policy node did not come up within {timeout} s")
         t_end = self.now() + settle_s
         self.spin(settle_s * 4 + 10, lambda: self.now() >= t_end, hold)
         self._clock_ref = (time.monotonic(), self.now())
@@ -274,10 +363,16 @@ class Harness:
         self.spin(60, lambda: stream.finished(self.now()), stream)
         return stream
 
-    def run(self, seed: int, actor: str = "policy", record: Path | None = None) -> EpisodeResult:
+    def run(self, seed: int, actor: str = "policy", record: Path | None = None,
+            instruction: str | None = None) -> EpisodeResult:
+        """One episode of the seed's task; `instruction` replaces the task's (the wrong-instruction control)."""
         if actor not in ("policy", "expert"):
             raise ValueError("actor: policy or expert")
+        self.task = task_for(self.tasks, seed)
+        told = instruction or self.task.instruction
+        self.set_instruction(told)
         stops0 = self.bridge.stops if self.bridge else 0  # counted from before the reset: a stop there is this episode's
+        falls0 = self.bridge.falls if self.bridge else 0
         rej0 = self.bridge.chunks_rejected if self.bridge else 0
         stream = self.reset_to(seed)
         if self.bridge is not None and self.bridge.state_name in ("STOPPED", "ESTOP"):  # never run on a damped robot
@@ -285,7 +380,8 @@ class Harness:
             stream = self.reset_to(seed)
         self.states_seen = {self.bridge.state_name} if self.bridge else set()
         n_received = len(self.received)
-        self._ep_joint_index = len(self.joints)  # success is checked on this episode's samples only
+        self._ep_joint_index = len(self.joints)
+        self._ep_body_index = len(self.bodies)  # success is checked on this episode's samples only
         t_ep = self.now()
         limit = self.task.time_limit_s
         self.filming = self.video is not None
@@ -320,34 +416,46 @@ class Harness:
             recorder.stop()
             recorder.node.destroy_node()
         self.filming = False
-        ok, t_ok = self._success(t_ep)
+        task_ok, t_ok = self._success(t_ep)
+        tilts = [a for t, a in self.tilts if t_ep <= t <= t_end]
+        heights = [z for t, z in self.pelvis if t_ep <= t <= t_end]
+        falls = (self.bridge.falls - falls0) if self.bridge else 0
+        max_tilt = max(tilts) if tilts else None
+        min_pelvis = min(heights) if heights else None
+        fell = fallen(max_tilt, min_pelvis, falls)
+        ok = task_ok and not fell
         new = self.received[n_received:]
         pol = [(r, ms) for r, f, ms in new if f == "g1"]
         jumps: dict[str, float] = {}
         if len(pol) >= 2:
             start = pol[0][0].chunk.t0
             grid = np.arange(start, t_end, DT)
-            cmd, sw = executed([r for r, _, _ in self.received[:n_received]] + [r for r, _ in pol], grid, default_action())
-            jumps = boundary_jumps(cmd, sw, list(range(14, 28)))
+            done = replay([r for r, _, _ in self.received[:n_received]] + [r for r, _ in pol], grid,
+                          self.adapter.default_action())
+            jumps = boundary_jumps(done.commands, done.switched, list(range(ARMS.start, ARMS.stop)))
         stops = (self.bridge.stops - stops0) if self.bridge else 0
         if self.bridge is not None and self.bridge.state_name in ("STOPPED", "ESTOP"):
             self.recover()
         return EpisodeResult(seed=seed, actor=actor, success=ok, time_to_success_s=t_ok, stops=stops,
                              chunks_rejected=(self.bridge.chunks_rejected - rej0) if self.bridge else 0,
                              states=sorted(self.states_seen), policy_chunks=len(pol), jumps=jumps,
-                             inference_ms=[ms for _, ms in pol], bag=str(record) if record else None)
+                             inference_ms=[ms for _, ms in pol], bag=str(record) if record else None,
+                             max_tilt_deg=max_tilt, min_pelvis_m=min_pelvis, falls=falls, fell=fell, task_success=task_ok,
+                             task=self.task.name, instruction=told)
 
     def _keep_holding(self) -> None:
         """Between episodes the scripted hold keeps the bridge fed (a silent stream would end in a stop)."""
         self.spin(0.2, None, self.hold_stream(0.05))
 
     def _success(self, t_ep: float) -> tuple[bool, float | None]:
-        samples = [(t, q) for t, q in self.joints[self._ep_joint_index:] if t >= t_ep]
+        """The task's test on this episode's ground-truth samples (sim/bodies)."""
+        samples = [(t, b) for t, b in self.bodies[self._ep_body_index:] if t >= t_ep]
         if not samples:
             return False, None
         t = np.array([s[0] for s in samples])
-        q = np.array([s[1][0] for s in samples])
-        return self.task.success(np.r_[t_ep, t], np.r_[q[0], q])
+        pos = {n: np.array([s[1][n][0] for s in samples]) for n in self.task.bodies}
+        quat = np.array([s[1]["torso_link"][1] for s in samples])
+        return self.task.success(np.r_[t_ep, t], {n: np.r_[v[:1], v] for n, v in pos.items()}, np.r_[quat[:1], quat])
 
     def _succeeded(self, t_ep: float) -> bool:
         return self._success(t_ep)[0]
@@ -368,10 +476,12 @@ class Harness:
     def trajectories(self, t_from: float, t_to: float) -> dict[str, np.ndarray]:
         """Commanded (replayed) vs measured task joints and policy chunk switch times, for plots."""
         grid = np.arange(t_from, t_to, DT / 2)
-        cmd, sw = executed([r for r, _, _ in self.received], grid, default_action())
+        done = replay([r for r, _, _ in self.received], grid, self.adapter.default_action())
         meas = [(t, q) for t, q in self.joints if t_from <= t <= t_to]
-        return {"t_cmd": grid, "cmd": cmd[:, self.task.columns], "t_meas": np.array([m[0] for m in meas]),
-                "meas": np.array([m[1] for m in meas]), "switches": grid[sw]}
+        names = self.adapter.action_names
+        return {"t_cmd": grid, "cmd": done.commands[:, [names.index(j) for j in self._joint_names]],
+                "t_meas": np.array([m[0] for m in meas]), "meas": np.array([m[1] for m in meas]),
+                "switches": grid[done.switched], "joints": list(self._joint_names)}
 
     def close(self) -> int:
         frames = self.video.close() if self.video is not None else 0

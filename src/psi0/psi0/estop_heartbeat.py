@@ -13,26 +13,17 @@ import sys
 from rclpy.node import Node
 from std_msgs.msg import Bool
 
-from psi0.params import Param, Schema
-from psi0.ros_params import declare_schema, run_node
-
-SCHEMA = Schema(
-    "estop_heartbeat",
-    (
-        Param("rate_hz", "float", 20.0, "heartbeat rate", range=(2.0, 200.0)),
-        Param("topic", "str", "estop", "heartbeat topic (relative: honours namespaces)"),
-        Param("send_stop_on_exit", "bool", True, "publish one False when shutting down"),
-    ),
-)
+from psi0.heartbeat_config import HeartbeatConfig
+from psi0_core.ros_params import declare_config, run_node
 
 
 class EstopHeartbeat(Node):
     def __init__(self, **kwargs) -> None:
         super().__init__("estop_heartbeat", automatically_declare_parameters_from_overrides=True, **kwargs)
-        self.config = declare_schema(self, SCHEMA)
-        self.pub = self.create_publisher(Bool, self.config["topic"], 1)
+        self.config = declare_config(self, HeartbeatConfig)
+        self.pub = self.create_publisher(Bool, self.config.topic, 1)
         self.count = 0
-        self.timer = self.create_timer(1.0 / self.config["rate_hz"], self._tick)
+        self.timer = self.create_timer(1.0 / self.config.rate_hz, self._tick)
 
     def _tick(self) -> None:
         self.pub.publish(Bool(data=True))
@@ -43,7 +34,7 @@ class EstopHeartbeat(Node):
 
 
 def main() -> int:
-    return run_node(EstopHeartbeat, on_exit=lambda n: n.config["send_stop_on_exit"] and n.send_stop())
+    return run_node(EstopHeartbeat, on_exit=lambda n: n.config.send_stop_on_exit and n.send_stop())
 
 
 if __name__ == "__main__":

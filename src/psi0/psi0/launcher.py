@@ -19,9 +19,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from psi0.params import ConfigError
 from psi0.process import die_with_parent
 from psi0.profiles import NodeSpec, Profile, ros_args
+from psi0_core.params import ConfigError
 
 
 def find_executable(package: str, executable: str) -> Path:
@@ -93,7 +93,7 @@ class Launcher:
             if self._stop_requested:
                 self.say("stop requested, stopping all nodes")
                 self.stop_all()
-                return 0
+                return self._shutdown_code()
             exited = [r for r in self.running if r.proc.poll() is not None]
             for r in exited:
                 if r.spec.required:
@@ -104,6 +104,14 @@ class Launcher:
             if len(exited) == len(self.running):
                 return 0 if all(r.proc.returncode == 0 for r in exited) else 1
             time.sleep(poll_s)
+
+    def _shutdown_code(self) -> int:
+        """After a requested stop: 0 when every node ended cleanly (0, or killed by the SIGINT we sent); 1 when one
+        failed on its way out — a bridge that crashed while damping is not a clean stop, and is said."""
+        failed = [r for r in self.running if r.proc.returncode not in (0, -signal.SIGINT)]
+        for r in failed:
+            self.say(f"{r.spec.name} exited with code {r.proc.returncode} while stopping (log: {r.log})")
+        return 1 if failed else 0
 
     def run(self) -> int:
         previous = {s: signal.signal(s, self.request_stop) for s in (signal.SIGINT, signal.SIGTERM)}

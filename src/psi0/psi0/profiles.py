@@ -9,7 +9,7 @@ A profile is `config/profiles/<name>.yaml`:
       - name: bridge         # node name (also the log file name)
         package: psi0_bridge
         executable: bridge_node
-        params: [config/params/bridge.yaml]   # relative to the psi0 share folder
+        params: [config/params/bridge.yaml]   # relative to the psi0 share folder (psi0_core.share)
         overrides: {network_interface: "${network_interface}"}
         required: true       # the launcher stops everything when a required node exits
 
@@ -19,7 +19,6 @@ cannot drift. `${arg}` substitutes a launch argument; values are then parsed as 
 
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,7 +26,8 @@ from typing import Any
 
 import yaml
 
-from psi0.params import ConfigError
+from psi0_core.params import ConfigError, check_keys
+from psi0_core.share import share_dir
 
 _SUBST = re.compile(r"\$\{(\w+)\}")
 _NODE_KEYS = {"name", "package", "executable", "params", "overrides", "required", "env"}
@@ -51,18 +51,6 @@ class Profile:
     description: str
     arguments: dict[str, str]
     nodes: tuple[NodeSpec, ...]
-
-
-def share_dir() -> Path:
-    """The folder holding config/ and launch/: $PSI0_SHARE, the installed share/psi0, or the repo."""
-    if env := os.environ.get("PSI0_SHARE"):
-        return Path(env)
-    try:
-        from ament_index_python.packages import get_package_share_directory
-
-        return Path(get_package_share_directory("psi0"))
-    except Exception:
-        return Path(__file__).resolve().parents[3]
 
 
 def profile_path(name_or_path: str) -> Path:
@@ -105,9 +93,7 @@ def load_profile(name_or_path: str, args: dict[str, str] | None = None) -> Profi
     base = path.parent.parent.parent if path.parent.name == "profiles" else path.parent
     nodes = []
     for raw in data.get("nodes") or []:
-        extra = set(raw) - _NODE_KEYS
-        if extra:
-            raise ConfigError(f"profile {path.stem}: node {raw.get('name')!r} has unknown keys {sorted(extra)}")
+        check_keys(raw, sorted(_NODE_KEYS), f"profile {path.stem}: node {raw.get('name')!r}")
         params = []
         for rel in raw.get("params") or []:
             f = Path(_substitute(rel, resolved))

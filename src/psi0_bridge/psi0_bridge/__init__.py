@@ -1,3 +1,2 @@
-"""psi0_bridge.
-
-G1 low-level interface over unitree_sdk2py, whole-body controller slot, safety layer, bridge node and camera node."""
+"""psi0_bridge: the bridge node — the last safety guard between any command source and the G1: chunk execution
+on its own clock, the whole-body controller slot, limits, watchdogs and the 500 Hz LowCmd stream."""

@@ -14,9 +14,10 @@ Threads:
 - rclpy executor (main thread): action_chunk, estop heartbeat, services, status publishing.
 One lock guards the core; every critical section is a few tens of microseconds.
 
-Topics (relative names): sub `action_chunk` (psi0_msgs/ActionChunk, reliable, keep-last 1),
-`estop` (std_msgs/Bool heartbeat, True = motion allowed); pub `joint_states` (29 body + 14 hand
-joints), `imu`, `bridge/status` (psi0_msgs/BridgeStatus), `/diagnostics`.
+Topics (relative names): sub `action_chunk` (psi0_msgs/ActionChunk, reliable, keep-last 1; a publisher with
+incompatible QoS is reported in /diagnostics), `estop` (std_msgs/Bool heartbeat, True = motion allowed; reliable or
+best-effort publishers both count); pub `joint_states` (29 body + 14 hand
+joints), `imu`, `bridge/status` (psi0_msgs/BridgeStatus: at status_rate_hz and on every state transition), `/diagnostics`.
 Services: `bridge/estop`, `bridge/reset`, `bridge/enable` (std_srvs/Trigger).
 Start-up: refuses to start if another process writes rt/lowcmd (S1), checked for
 `single_writer_check_s`; a writer appearing later triggers a protective stop.
@@ -31,6 +32,7 @@ import time
 
 import numpy as np
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from rclpy.event_handler import SubscriptionEventCallbacks
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import Imu, JointState
@@ -38,18 +40,18 @@ from std_msgs.msg import Bool
 from std_srvs.srv import Trigger
 from unitree_sdk2py.idl.unitree_hg.msg.dds_ import HandCmd_, HandState_, LowCmd_, LowState_
 
-from psi0.params import ConfigError
-from psi0.robot import load_g1
-from psi0.ros_params import declare_schema, run_node
-from psi0.rostime import to_sec
+from psi0_bridge.bridge_config import BridgeConfig
 from psi0_bridge.clock_rate import ClockRate
-from psi0_bridge.config import SCHEMA
 from psi0_bridge.core import BridgeCore, Output, State
-from psi0_bridge.lowlevel import crc_ok, hand_cmd, lowcmd_cdr, lowstate_from_cdr, pack_lowcmd
 from psi0_bridge.realtime import pin_threads, set_fifo, set_fifo_threads, sleep_until
-from psi0_bridge.robot_dds import Endpoint, take_serialized, write_serialized
 from psi0_bridge.safety import LoopStats
-from psi0_bridge.wbc import StandController
+from psi0_bridge.wbc import StandController, WholeBodyController
+from psi0_core.lowlevel import crc_ok, hand_cmd, lowcmd_cdr, lowstate_from_cdr, pack_lowcmd
+from psi0_core.params import ConfigError
+from psi0_core.robot import BODY_MOTORS, G1, HAND_MOTORS, load_g1
+from psi0_core.robot_dds import Endpoint, take_serialized, write_serialized
+from psi0_core.ros_params import declare_config, run_node
+from psi0_core.rostime import to_sec
 from psi0_msgs.msg import ActionChunk, BridgeStatus
 
 LOWCMD, LOWSTATE = "rt/lowcmd", "rt/lowstate"
@@ -58,38 +60,37 @@ HAND_CMD = {"left": "rt/dex3/left/cmd", "right": "rt/dex3/right/cmd"}
 HAND_STATE = {"left": "rt/dex3/left/state", "right": "rt/dex3/right/state"}
 
 
-def make_wbc(cfg: dict, robot):
-    if cfg["wbc"] == "stand":
+def make_wbc(cfg: BridgeConfig, robot: G1) -> WholeBodyController:
+    if cfg.wbc == "stand":
         return StandController(robot.body.default)
     from psi0_bridge.learned_wbc import LearnedController
+    from psi0_bridge.wbc_layout import layout_file
 
-    if not cfg["wbc_policy_path"]:
-        raise ConfigError("bridge.wbc=learned needs wbc_policy_path (and wbc_layout_path)")
-    return LearnedController.load(cfg["wbc_policy_path"], cfg["wbc_layout_path"], robot.body.default)
+    return LearnedController.load(layout_file(cfg.wbc), robot, cfg.wbc_rate_hz, cfg.wbc_policy_path)
 
 
 class BridgeNode(Node):
     def __init__(self, **kwargs) -> None:
         super().__init__("bridge", automatically_declare_parameters_from_overrides=True, **kwargs)
-        cfg = self.cfg = declare_schema(self, SCHEMA)
-        self.robot = load_g1(cfg["robot_description"] or None)
+        cfg = self.cfg = declare_config(self, BridgeConfig)
+        self.robot = load_g1(cfg.robot_description or None)
         gravity = None
-        if cfg["arm_gravity_ff"]:
+        if cfg.arm_gravity_ff:
             from psi0_bridge.gravity import GravityModel
 
             gravity = GravityModel().torques
         self.core = BridgeCore(cfg, self.robot, make_wbc(cfg, self.robot), gravity=gravity)
         self.lock = threading.Lock()
-        self.loop_stats = LoopStats(1.0 / cfg["control_rate_hz"], cfg["loop_warn_ms"], cfg["loop_error_ms"])
-        self.hand_q = {"left": np.zeros(7), "right": np.zeros(7)}
-        self.hand_dq = {"left": np.zeros(7), "right": np.zeros(7)}
+        self.loop_stats = LoopStats(1.0 / cfg.control_rate_hz, cfg.loop_warn_ms, cfg.loop_error_ms)
+        self.hand_q = {side: np.zeros(HAND_MOTORS) for side in HAND_STATE}
+        self.hand_dq = {side: np.zeros(HAND_MOTORS) for side in HAND_STATE}
         self.frames_sent = 0
         self.damping_frames = 0
         self._state_frame: np.ndarray | None = None  # the newest LowState frame (torques, accelerometer: joint_states)
 
         # ---- robot DDS (Cyclone) -------------------------------------------------------------
-        self.dds = Endpoint(cfg["robot_domain"], cfg["network_interface"])
-        time.sleep(cfg["single_writer_check_s"])  # S1: let discovery find any other rt/lowcmd writer
+        self.dds = Endpoint(cfg.robot_domain, cfg.network_interface)
+        time.sleep(cfg.single_writer_check_s)  # S1: let discovery find any other rt/lowcmd writer
         others = self.dds.other_writers(LOWCMD)
         if others:
             raise ConfigError(f"another process already writes {LOWCMD} (writers {others}); refusing to start (S1)")
@@ -101,8 +102,15 @@ class BridgeNode(Node):
 
         # ---- ROS side ----------------------------------------------------------------------------
         reliable1 = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE)
-        self.create_subscription(ActionChunk, "action_chunk", self._on_chunk, reliable1)
+        best_effort1 = QoSProfile(depth=1, reliability=ReliabilityPolicy.BEST_EFFORT)
+        self.qos_problems: dict[str, str] = {}  # topic -> what is not matched (diagnostics, warning)
+        self.create_subscription(ActionChunk, "action_chunk", self._on_chunk, reliable1,
+                                 event_callbacks=SubscriptionEventCallbacks(
+                                     incompatible_qos=lambda info: self._incompatible("action_chunk", info)))
+        # The e-stop heartbeat is accepted whatever its publisher's reliability: a reliable publisher matches both
+        # subscriptions (a duplicate beat is harmless), a best-effort one (an operator's button on sensor QoS) the second
         self.create_subscription(Bool, "estop", self._on_heartbeat, reliable1)
+        self.create_subscription(Bool, "estop", self._on_heartbeat, best_effort1)
         self.pub_js = self.create_publisher(JointState, "joint_states", 10)
         self.pub_imu = self.create_publisher(Imu, "imu", 10)
         latched = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
@@ -111,8 +119,11 @@ class BridgeNode(Node):
         self.create_service(Trigger, "bridge/estop", self._srv_estop)
         self.create_service(Trigger, "bridge/reset", self._srv_reset)
         self.create_service(Trigger, "bridge/enable", self._srv_enable)
-        self.create_timer(1.0 / cfg["status_rate_hz"], self._publish_status)
-        self.create_timer(1.0 / cfg["joint_state_rate_hz"], self._publish_joint_states)
+        self.create_timer(1.0 / cfg.status_rate_hz, self._publish_status)
+        # every transition is published at once (the control thread triggers this), not at the next status tick
+        self._transition = self.create_guard_condition(self._publish_status)
+        self._loop_state = self.core.state
+        self.create_timer(1.0 / cfg.joint_state_rate_hz, self._publish_joint_states)
         self.create_timer(0.5, self._check_writers)
         self._last_state = self.core.state
         self._stop_event = threading.Event()
@@ -122,16 +133,16 @@ class BridgeNode(Node):
         if self.clock_rate.enabled:  # simulated seconds per wall second, for playing chunks at the simulator's rate
             self.create_timer(0.25, lambda: self.clock_rate.update(time.monotonic(), self.get_clock().now().nanoseconds * 1e-9))
         self._make_realtime(offset=10)  # the ROS executor (this thread) below the DDS receive threads
-        if cfg["realtime_priority"] > 5:  # Cyclone's receive threads (they fill the robot-state readers): below the loop
-            _, error = set_fifo_threads(("recv", "dq.user"), cfg["realtime_priority"] - 5)
+        if cfg.realtime_priority > 5:  # Cyclone's receive threads (they fill the robot-state readers): below the loop
+            _, error = set_fifo_threads(("recv", "dq.user"), cfg.realtime_priority - 5)
             if error:
                 self.get_logger().warning(f"DDS receive threads run without real-time priority ({error})")
-        if cfg["cpu_affinity"]:  # every thread that exists now (DDS, ROS, control); later ones inherit it
-            pinned = pin_threads(cfg["cpu_affinity"])
-            self.get_logger().info(f"{len(pinned)} bridge threads pinned to CPUs {cfg['cpu_affinity']}")
+        if cfg.cpu_affinity:  # every thread that exists now (DDS, ROS, control); later ones inherit it
+            pinned = pin_threads(cfg.cpu_affinity)
+            self.get_logger().info(f"{len(pinned)} bridge threads pinned to CPUs {cfg.cpu_affinity}")
         self.get_logger().info(
-            f"bridge up: robot DDS domain {cfg['robot_domain']} on {cfg['network_interface']}, "
-            f"{cfg['control_rate_hz']:.0f} Hz, wbc={cfg['wbc']}, auto_enable={cfg['auto_enable']}")
+            f"bridge up: robot DDS domain {cfg.robot_domain} on {cfg.network_interface}, "
+            f"{cfg.control_rate_hz:.0f} Hz, wbc={cfg.wbc}, auto_enable={cfg.auto_enable}")
 
     # ---- clock ---------------------------------------------------------------------------------
     # The control loop, the watchdogs and the DDS listeners run on the monotonic clock: reading the ROS
@@ -157,7 +168,7 @@ class BridgeNode(Node):
                 self.core.on_bad_lowstate()
                 continue
             m, imu = f["motor"], f["imu"]
-            self.core.on_lowstate(now, m["q"][:29], m["dq"][:29], imu["quaternion"], imu["gyroscope"],
+            self.core.on_lowstate(now, m["q"][:BODY_MOTORS], m["dq"][:BODY_MOTORS], imu["quaternion"], imu["gyroscope"],
                                   int(f["mode_machine"]), crc_ok=crc_ok(f))
             self._state_frame = f  # converted for joint_states at their rate, not here at 500 Hz
 
@@ -166,12 +177,12 @@ class BridgeNode(Node):
         for side, reader in self.hand_readers.items():
             for data in take_serialized(reader, 1):
                 try:
-                    states = HandState_.deserialize(data).motor_state[:7]
+                    states = HandState_.deserialize(data).motor_state[:HAND_MOTORS]
                     q = np.array([s.q for s in states], dtype=float)
                     dq = np.array([s.dq for s in states], dtype=float)
                 except Exception:  # the SDK deserialiser's errors on malformed input vary (struct.error, ...)
                     q = dq = np.zeros(0)
-                if len(q) != 7:  # not a Dex3 state: dropped, counted in /diagnostics
+                if len(q) != HAND_MOTORS:  # not a Dex3 state: dropped, counted in /diagnostics
                     self.hand_state_errors += 1
                     continue
                 self.hand_q[side], self.hand_dq[side] = q, dq
@@ -179,11 +190,15 @@ class BridgeNode(Node):
 
     # ---- ROS inputs (executor thread) --------------------------------------------------------
     def _on_chunk(self, msg: ActionChunk) -> None:
-        t0, dt = self.ros_to_local(to_sec(msg.header.stamp), float(msg.dt))
+        stamp = to_sec(msg.header.stamp)
+        t0, dt = self.ros_to_local(stamp, float(msg.dt))
+        # how far ahead step 0 is, on the clock that stamped it (sim time under use_sim_time: a simulator at 0.3× real
+        # time must not turn a chunk 0.3 s ahead into one 1 s ahead of the wall clock)
+        ahead = stamp - self.get_clock().now().nanoseconds * 1e-9
         with self.lock:
             ok = self.core.on_chunk(self.now(), chunk_id=msg.chunk_id, t0=t0, dt=dt, horizon=msg.horizon,
                                     dim=msg.dim, names=msg.names, data=np.asarray(msg.data, dtype=np.float64),
-                                    prefix_len=msg.prefix_len)
+                                    prefix_len=msg.prefix_len, ahead_s=ahead)
         if not ok:
             self.get_logger().warning(f"chunk rejected: {self.core.last_error}", throttle_duration_sec=1.0)
 
@@ -211,6 +226,13 @@ class BridgeNode(Node):
             res.success, res.message = self.core.enable(self.now())
         return res
 
+    def _incompatible(self, topic: str, info) -> None:
+        """A publisher on `topic` whose QoS cannot match ours (e.g. best-effort chunks: they would never arrive)."""
+        policy = info.last_policy_kind.name.removeprefix("RMW_QOS_POLICY_")
+        self.qos_problems[topic] = (f"{info.total_count} publisher(s) with incompatible QoS ({policy}): "
+                                    f"not received; publish {topic} reliable")
+        self.get_logger().error(f"{topic}: {self.qos_problems[topic]}")
+
     def _check_writers(self) -> None:
         others = self.dds.other_writers(LOWCMD, self.lowcmd_writer)
         if others:
@@ -228,8 +250,9 @@ class BridgeNode(Node):
         self.damping_frames += int(out.damping)
         if out.hands is not None:
             h = out.hands
-            self.hand_writers["left"].write(hand_cmd(h.q[:7], h.kp[:7], h.kd[:7]))
-            self.hand_writers["right"].write(hand_cmd(h.q[7:], h.kp[7:], h.kd[7:]))
+            n = HAND_MOTORS
+            self.hand_writers["left"].write(hand_cmd(h.q[:n], h.kp[:n], h.kd[:n]))
+            self.hand_writers["right"].write(hand_cmd(h.q[n:], h.kp[n:], h.kd[n:]))
 
     def _make_realtime(self, offset: int = 0) -> None:
         """Give the calling thread a real-time priority (SCHED_FIFO, `realtime_priority - offset`).
@@ -240,24 +263,25 @@ class BridgeNode(Node):
         inversion through the GIL). Needs CAP_SYS_NICE or an rtprio limit; without it the bridge
         runs at normal priority and says so once.
         """
-        error = set_fifo(self.cfg["realtime_priority"] - offset)  # ≤ 0: normal scheduling, nothing to do
+        error = set_fifo(self.cfg.realtime_priority - offset)  # ≤ 0: normal scheduling, nothing to do
         if error and not getattr(self, "_rt_warned", False):
             self._rt_warned = True
             self.get_logger().warning(f"bridge threads run without real-time priority ({error}); expect more jitter")
 
     def _control_loop(self) -> None:
-        sys.setswitchinterval(self.cfg["gil_switch_interval_ms"] * 1e-3)
+        sys.setswitchinterval(self.cfg.gil_switch_interval_ms * 1e-3)
         # Everything allocated during start-up is long-lived: keep it out of the collector, and let
         # young-generation collections (sub-millisecond) run often instead of rare full ones.
         gc.freeze()
         gc.set_threshold(5000, 50, 1000)
         self._make_realtime()
-        period = 1.0 / self.cfg["control_rate_hz"]
+        period = 1.0 / self.cfg.control_rate_hz
+        spin_s = self.cfg.loop_spin_us * 1e-6
         next_t = time.monotonic()
         last = None
         while not self._stop_event.is_set():
             next_t += period
-            sleep_until(next_t)
+            sleep_until(next_t, spin_s)
             start = time.monotonic()
             if last is not None:
                 self.loop_stats.record(start - last)
@@ -268,20 +292,25 @@ class BridgeNode(Node):
                     self._take_lowstate(now)
                     self._take_hand_state()
                     self._send(self.core.tick(now))
+                    changed = self.core.state != self._loop_state
+                    self._loop_state = self.core.state
+                if changed:
+                    self._transition.trigger()
             except Exception as e:
                 self.get_logger().error(f"control tick failed: {e!r}", throttle_duration_sec=1.0)
             if time.monotonic() - next_t > period:  # fell behind by a whole period: resynchronise
                 next_t = time.monotonic()
 
     def stop(self) -> None:
-        self._stop_event.set()
-        self._thread.join(timeout=1.0)
+        if hasattr(self, "_thread"):
+            self._stop_event.set()
+            self._thread.join(timeout=1.0)
 
     def damp_before_exit(self, seconds: float = 0.1) -> None:
         """On the way out (Ctrl-C, SIGTERM, a launcher that died): a latched protective stop and `seconds` of
         damping frames, so that when the commands end the robot was last told to go limp-damped, not to hold
         its last targets. Nothing is sent if the robot was never seen."""
-        if not self._thread.is_alive():
+        if not hasattr(self, "_thread") or not self._thread.is_alive():  # never started (refused at start-up)
             return
         with self.lock:
             if self.core.measured.mode_machine is None:
@@ -304,7 +333,7 @@ class BridgeNode(Node):
                 return
             q, dq = m.q.copy(), m.dq.copy()
             f = self._state_frame
-            tau = f["motor"]["tau_est"][:29].astype(float) if f is not None else np.zeros(29)
+            tau = f["motor"]["tau_est"][:BODY_MOTORS].astype(float) if f is not None else np.zeros(BODY_MOTORS)
             acc = f["imu"]["accelerometer"].astype(float) if f is not None else np.zeros(3)
             hq = np.concatenate([self.hand_q["left"], self.hand_q["right"]])
             hdq = np.concatenate([self.hand_dq["left"], self.hand_dq["right"]])
@@ -314,7 +343,7 @@ class BridgeNode(Node):
         js.name = self.robot.joint_state_names()
         js.position = np.concatenate([q, hq]).tolist()
         js.velocity = np.concatenate([dq, hdq]).tolist()
-        js.effort = np.concatenate([tau, np.zeros(14)]).tolist()
+        js.effort = np.concatenate([tau, np.zeros(len(hq))]).tolist()
         self.pub_js.publish(js)
         imu = Imu()
         imu.header.stamp, imu.header.frame_id = js.header.stamp, "imu_link"
@@ -364,7 +393,11 @@ class BridgeNode(Node):
         safety.level = bytes([2 if bad else 1 if self.core.state == State.HOLDING else 0])
         safety.message = f"{st['state_name']}" + (f": {st['stop_reason']}" if st["stop_reason"] else "")
         safety.values = [KeyValue(key=k, value=str(v)) for k, v in st.items()]
-        safety.values.append(KeyValue(key="wbc_unsupported", value=",".join(self.core.wbc_unsupported)))
+        safety.values.extend(KeyValue(key=k, value=v) for k, v in self.core.wbc.diagnostics().items())
+        safety.values.extend(KeyValue(key=f"qos_{t}", value=v) for t, v in self.qos_problems.items())
+        if self.qos_problems and safety.level == bytes([0]):
+            safety.level = bytes([1])
+            safety.message += "; " + "; ".join(f"{t}: {v}" for t, v in self.qos_problems.items())
         arr.status = [loop, safety]
         self.pub_diag.publish(arr)
 

@@ -12,14 +12,15 @@ from __future__ import annotations
 import mujoco
 import numpy as np
 
-from psi0.g1_model import motor_joint_names, robot_only_mjcf
+from psi0_core.g1_model import motor_joint_names, robot_only_mjcf
+from psi0_core.robot import BODY_MOTORS
 
 
 class GravityModel:
     def __init__(self) -> None:
         self.model = mujoco.MjModel.from_xml_string(robot_only_mjcf())
         self.data = mujoco.MjData(self.model)
-        names = motor_joint_names()[:29]
+        names = motor_joint_names()[:BODY_MOTORS]
         self.qadr = np.array([self.model.jnt_qposadr[self.model.joint(n).id] for n in names])
         self.dadr = np.array([self.model.jnt_dofadr[self.model.joint(n).id] for n in names])
         mujoco.mj_resetData(self.model, self.data)

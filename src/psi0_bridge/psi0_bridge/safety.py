@@ -10,7 +10,9 @@ non-finite target is replaced by the previous one).
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -61,6 +63,11 @@ class LocomotionBounds:
     torso_roll_max: float
     torso_pitch_max: float
     torso_yaw_max: float
+
+    @classmethod
+    def from_config(cls, cfg: Any) -> LocomotionBounds:
+        """The bounds of a configuration holding fields of the same names (BridgeConfig)."""
+        return cls(**{f.name: getattr(cfg, f.name) for f in dataclasses.fields(cls)})
 
     def clamp(self, cmd: np.ndarray) -> tuple[np.ndarray, int]:
         """cmd = (torso_roll, torso_pitch, torso_yaw, base_height, vx, vy, yaw_rate, target_yaw).

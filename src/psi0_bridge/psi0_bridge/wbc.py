@@ -7,7 +7,11 @@ yaw rate, target yaw) and the measured state into position targets for the 15 lo
   waist joints and base height through symmetric leg flexion (a two-link planar leg model), and
   reports the fields it cannot honour (vx, vy, yaw rate, target yaw): a standing controller cannot
   walk, so those commands are ignored and listed in BridgeStatus.
-- `learned_wbc.LearnedController` runs an operator-supplied RL policy file (see that module).
+- `learned_wbc.LearnedController` runs a published or operator-supplied RL policy file with its layout
+  (config/wbc/*.yaml; see learned_wbc.py and wbc_layout.py).
+
+A controller may bring its own standing pose (`default_pose`, the bridge's start-up ramp goes there) and the
+lower-body gains it was trained with (`kp`, `kd`; None: the bridge's S8 gains).
 """
 
 from __future__ import annotations
@@ -18,8 +22,7 @@ from typing import Protocol
 
 import numpy as np
 
-LOWER_BODY = 15  # motors 0..14: legs 0..11, waist 12..14
-CMD_FIELDS = ("torso_roll", "torso_pitch", "torso_yaw", "base_height", "vx", "vy", "yaw_rate", "target_yaw")
+from psi0_core.robot import LOWER_BODY, NOMINAL_BASE_HEIGHT
 
 
 @dataclass(frozen=True)
@@ -30,16 +33,22 @@ class RobotState:
     dq: np.ndarray
     quat_wxyz: np.ndarray  # (4,) IMU orientation
     gyro: np.ndarray  # (3,) rad/s, IMU frame
+    arm_targets: np.ndarray | None = None  # (14,) what the bridge commands to motors 15..28 (Ψ0's arms)
 
 
 class WholeBodyController(Protocol):
     name: str
     unsupported: tuple[str, ...]  # command fields this controller ignores
+    default_pose: np.ndarray  # (15,) standing pose of motors 0..14
+    kp: np.ndarray | None  # (15,) lower-body gains it needs (None: the bridge's)
+    kd: np.ndarray | None
+
+    def diagnostics(self) -> dict[str, str]: ...
 
     def reset(self, state: RobotState) -> None: ...
 
     def step(self, cmd: np.ndarray, state: RobotState) -> np.ndarray:
-        """cmd: (8,) bounded command in CMD_FIELDS order → (15,) position targets for motors 0..14."""
+        """cmd: (8,) bounded command in WBC_FIELDS order → (15,) position targets for motors 0..14."""
         ...
 
 
@@ -47,9 +56,11 @@ class StandController:
     name = "stand"
     unsupported = ("vx", "vy", "yaw_rate", "target_yaw")
 
-    def __init__(self, default_pose: np.ndarray, nominal_height: float = 0.75, thigh: float = 0.3, shin: float = 0.3,
-                 ankle_gain: float = 0.0, ankle_damping: float = 0.0) -> None:
+    def __init__(self, default_pose: np.ndarray, nominal_height: float = NOMINAL_BASE_HEIGHT, thigh: float = 0.3,
+                 shin: float = 0.3, ankle_gain: float = 0.0, ankle_damping: float = 0.0) -> None:
         self.default = np.asarray(default_pose[:LOWER_BODY], dtype=np.float64)
+        self.default_pose = self.default
+        self.kp = self.kd = None
         self.nominal_height = nominal_height
         self.leg = thigh + shin  # symmetric two-link leg: vertical extent = leg · cos(θ)
         self.theta0 = 0.5 * float(self.default[3])  # knee = 2θ at the default pose
@@ -58,6 +69,9 @@ class StandController:
 
     def reset(self, state: RobotState) -> None:  # stateless
         return None
+
+    def diagnostics(self) -> dict[str, str]:
+        return {"wbc_controller": self.name, "wbc_unsupported": ",".join(self.unsupported)}
 
     def _flexion(self, height: float) -> float:
         extent = self.leg * math.cos(self.theta0) + (height - self.nominal_height)

@@ -4,8 +4,9 @@
     chunk = policy.infer(images=[rgb], instruction="touch the red cube", state=s36,
                          prefix=committed, prefix_len=d, seed=7)     # (H, 36)
 
-Normalisation: actions and states are min-max normalised to [−1, 1] with the bundle's stats (clipped),
-and chunks are denormalised back. Noise is drawn from a generator seeded per call when `seed` is
+Normalisation: actions and states are normalised to [−1, 1] with the bundle's stats (clipped) — min/max bounds,
+or q01/q99 when the bundle's stats.json says `"norm_mode": "quantile"` (how it was trained) — and chunks are
+denormalised back. Noise is drawn from a generator seeded per call when `seed` is
 given (deterministic replays), otherwise from the policy's own generator.
 """
 
@@ -26,16 +27,20 @@ from psi0_policy.model.psi0 import Psi0Model
 
 class Policy:
     def __init__(self, model: Psi0Model, stats: dict[str, Any] | None, engine: str = "torch",
-                 tokenizer_dir: str | None = None, norm_mode: str = "minmax", seed: int = 0,
+                 tokenizer_dir: str | None = None, norm_mode: str | None = None, seed: int = 0,
                  **engine_kwargs: Any) -> None:
         self.cfg = model.cfg
-        self.pre = Preprocessor(model.cfg, make_tokenizer(model.cfg, tokenizer_dir))
+        # the torch engine takes the official prompt as it is; the others are built for one fixed prompt length
+        self.pre = Preprocessor(model.cfg, make_tokenizer(model.cfg, tokenizer_dir), fixed_length=engine != "torch")
         d = model.cfg.action_dim
+        norm_mode = norm_mode or (stats or {}).get("norm_mode", "minmax")  # the bundle says how it was trained
         self.action_norm = Normalizer.from_stats(stats["action"], norm_mode) if stats else Normalizer.identity(d)
         state_stats = (stats or {}).get("state")
         self.state_norm = Normalizer.from_stats(state_stats, norm_mode) if state_stats else self.action_norm
         if engine == "onnx" and "context_len" not in engine_kwargs and "onnx_path" not in engine_kwargs:
             engine_kwargs["context_len"] = self.context_len(1)
+        if engine == "cuda_graph":
+            engine_kwargs.setdefault("preprocessor", self.pre)
         self.engine: Engine = make_engine(engine, model, **engine_kwargs)
         self.generator = torch.Generator().manual_seed(seed)
 
@@ -53,7 +58,7 @@ class Policy:
         return cls(model, stats, engine=engine, **kwargs)
 
     def context_len(self, cameras: int) -> int:
-        return cameras * (self.cfg.image_tokens + 2) + self.cfg.max_text_tokens
+        return self.pre.context_len(cameras)
 
     def noise(self, seed: int | None = None) -> torch.Tensor:
         g = torch.Generator().manual_seed(seed) if seed is not None else self.generator

@@ -1,8 +1,9 @@
 """policy_node: camera image(s) + joint_states + instruction → psi0_msgs/ActionChunk, with real-time chunking.
 
 Topics (relative): sub `camera/head/image_raw` (or `image_topics`; sensor-data QoS), `joint_states`,
-`instruction` (std_msgs/String, reliable + transient-local), `action_chunk` (only to continue chunk ids after the
-newest seen: the bridge rejects ids that are not newer); pub `action_chunk` (reliable, keep-last 1),
+`instruction` (std_msgs/String, reliable + transient-local), `action_chunk` and `bridge/status` (only to continue
+chunk ids after the newest seen or accepted: the bridge rejects ids that are not newer);
+pub `action_chunk` (reliable, keep-last 1),
 `policy/status` (psi0_msgs/PolicyStatus), `/diagnostics`, optionally `joint_trajectory`.
 Services (std_srvs/Trigger): `policy/activate`, `policy/deactivate` (stop publishing), `policy/pause`,
 `policy/reset` (forget the current chunk and latency history; chunk ids keep increasing).
@@ -27,6 +28,7 @@ import sys
 import threading
 import time
 from collections import deque
+from dataclasses import dataclass
 
 import numpy as np
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
@@ -37,15 +39,16 @@ from std_msgs.msg import String
 from std_srvs.srv import Trigger
 from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
 
-from psi0.image_codec import image_to_numpy
-from psi0.params import ConfigError
-from psi0.robot import action_names, load_g1
-from psi0.ros_params import declare_schema, run_node
-from psi0.rostime import to_sec, to_time_msg
-from psi0_msgs.msg import ActionChunk, PolicyInput, PolicyStatus
-from psi0_policy.node_config import SCHEMA
+from psi0_core.g1_adapter import G1Adapter
+from psi0_core.image_codec import image_to_numpy
+from psi0_core.params import ConfigError
+from psi0_core.robot import load_g1
+from psi0_core.ros_params import declare_config, run_node
+from psi0_core.rostime import to_duration_msg, to_sec, to_time_msg
+from psi0_msgs.msg import ActionChunk, BridgeStatus, PolicyInput, PolicyStatus
 from psi0_policy.observation import StateBuilder
-from psi0_policy.rtc import ChunkScheduler, Request, SchedulerConfig
+from psi0_policy.policy_config import PolicyConfig
+from psi0_policy.rtc import ChunkScheduler, Request, ScheduledChunk, SchedulerConfig
 
 
 class Mode(enum.IntEnum):  # values match PolicyStatus
@@ -56,50 +59,90 @@ class Mode(enum.IntEnum):  # values match PolicyStatus
     ERROR = 4
 
 
+@dataclass(frozen=True)
+class Inputs:
+    """What one inference is computed from (also published on policy/input for replays)."""
+
+    images: list[np.ndarray]
+    instruction: str
+    state: np.ndarray  # (36,)
+    obs_stamp: float  # capture time of the oldest image
+    prefix_len: int
+    seed: int
+
+
+@dataclass(frozen=True)
+class Job:
+    """A request for the inference worker."""
+
+    request: Request
+    inputs: Inputs
+    started: float  # monotonic
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """The inference worker's answer: the chunk, or the error."""
+
+    job: Job
+    chunk: np.ndarray | None
+    ms: float
+    error: Exception | None = None
+
+
 class PolicyNode(Node):
     def __init__(self, policy=None, **kwargs) -> None:
         super().__init__("policy", automatically_declare_parameters_from_overrides=True, **kwargs)
-        cfg = self.cfg = declare_schema(self, SCHEMA)
+        cfg = self.cfg = declare_config(self, PolicyConfig)
         self.mode = Mode.UNCONFIGURED
         self.last_error = ""
-        self.robot = load_g1()
-        self.names = action_names(self.robot)
-        self.state = StateBuilder(self.robot)
+        self.adapter = G1Adapter(load_g1())
+        self.state = StateBuilder(self.adapter)
         self.images: dict[str, tuple[float, np.ndarray]] = {}
-        self.instruction = cfg["instruction"]
+        self.instruction = cfg.instruction
         self.counters = {"chunks": 0, "rejected": 0, "failures": 0}
         self.latencies_ms: deque[float] = deque(maxlen=200)
         self.last_reject = ""
 
         import torch
 
-        torch.set_num_threads(cfg["cpu_threads"])
+        torch.set_num_threads(cfg.cpu_threads)
         if policy is None:
-            if not cfg["bundle"]:
+            if not cfg.bundle:
                 raise ConfigError("policy.bundle is empty: point it at an exported bundle folder (psi0 export)")
             from psi0_policy.policy import Policy
 
-            kw = {"device": cfg["device"], "dtype": cfg["dtype"], "conditioning": cfg["conditioning"]} \
-                if cfg["engine"] == "torch" else {}
-            policy = Policy.load(cfg["bundle"], engine=cfg["engine"], **kw)
+            kw = {"device": cfg.device, "dtype": cfg.dtype, "conditioning": cfg.conditioning} \
+                if cfg.engine == "torch" else {}
+            policy = Policy.load(cfg.bundle, engine=cfg.engine, **kw)
         self.policy = policy
         mcfg = policy.cfg
         self.scheduler = ChunkScheduler(SchedulerConfig(horizon=mcfg.horizon, dt=1.0 / 30.0,
-                                                        s_min=min(cfg["s_min"], mcfg.horizon),
-                                                        d_max=min(cfg["d_max"], mcfg.horizon - 1),
-                                                        synchronous=cfg["chunking"] == "sync"))
-        self.mode = Mode.ACTIVE if cfg["autostart"] else Mode.INACTIVE
+                                                        s_min=min(cfg.s_min, mcfg.horizon),
+                                                        d_max=min(cfg.d_max, mcfg.horizon - 1),
+                                                        synchronous=cfg.chunking == "sync"))
+        if cfg.chunking == "rtc" and self.scheduler.cfg.d_max > mcfg.rtc_max_delay:
+            # kept rather than capped: a prefix shorter than the real delay leaves executed steps unconstrained
+            # (at 200 ms injected latency d_max 7 vs 10 changed the boundary jump p99 0.47 → 0.41 rad only,
+            # benchmarks/results/eval_raise_hand_200ms.json)
+            self.get_logger().warning(f"d_max {self.scheduler.cfg.d_max} exceeds the bundle's trained RTC delay "
+                                      f"range 0..{mcfg.rtc_max_delay}: long prefixes are out of distribution")
+        self.mode = Mode.ACTIVE if cfg.autostart else Mode.INACTIVE
 
-        for topic in cfg["image_topics"]:
+        for topic in cfg.image_topics:
             self.create_subscription(Image, topic, lambda m, t=topic: self._on_image(t, m), qos_profile_sensor_data)
         self.create_subscription(JointState, "joint_states", self._on_joints, 10)
         latched = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
         self.create_subscription(String, "instruction", self._on_instruction, latched)
         self.pub_chunk = self.create_publisher(ActionChunk, "action_chunk",
                                                QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE))
+        # chunk ids continue after the newest the bridge accepted (latched, so known before our first chunk even when
+        # the other sources' chunks were published before this node's subscription matched them)
+        self.create_subscription(BridgeStatus, "bridge/status",
+                                 lambda m: self._continue_ids(int(m.last_chunk_id)), latched)
         self.create_subscription(ActionChunk, "action_chunk", self._on_chunk_seen,
                                  QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE))
-        self.pub_traj = self.create_publisher(JointTrajectory, "joint_trajectory", 1) if cfg["publish_trajectory"] else None
+        self.pub_traj = self.create_publisher(JointTrajectory, "joint_trajectory", 1) if cfg.publish_trajectory else None
         self.pub_status = self.create_publisher(PolicyStatus, "policy/status", latched)
         self.pub_input = self.create_publisher(PolicyInput, "policy/input",
                                                QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE))
@@ -108,15 +151,14 @@ class PolicyNode(Node):
                          ("pause", self._srv_pause), ("reset", self._srv_reset)):
             self.create_service(Trigger, f"policy/{name}", fn)
 
-        self._inputs: dict[int, tuple] = {}  # chunk_id → inputs, published with the chunk (policy/input)
-        self._requests: queue.Queue = queue.Queue(maxsize=1)
-        self._results: queue.Queue = queue.Queue()
+        self._requests: queue.Queue[Job] = queue.Queue(maxsize=1)
+        self._results: queue.Queue[Outcome] = queue.Queue()
         self._stop = threading.Event()
         self._worker = threading.Thread(target=self._work, name="policy_inference", daemon=True)
         self._worker.start()
-        self.create_timer(1.0 / cfg["tick_hz"], self._tick)
-        self.create_timer(1.0 / cfg["status_rate_hz"], self._publish_status)
-        self.get_logger().info(f"policy up: engine {cfg['engine']}, cameras {cfg['image_topics']}, mode {self.mode.name}")
+        self.create_timer(1.0 / cfg.tick_hz, self._tick)
+        self.create_timer(1.0 / cfg.status_rate_hz, self._publish_status)
+        self.get_logger().info(f"policy up: engine {cfg.engine}, cameras {cfg.image_topics}, mode {self.mode.name}")
 
     # ---- inputs --------------------------------------------------------------------------------
     def now(self) -> float:
@@ -134,8 +176,11 @@ class PolicyNode(Node):
 
     def _on_chunk_seen(self, msg: ActionChunk) -> None:
         """Chunk ids continue after the newest id on the topic (ours, a restarted predecessor's, a scripted or
-        teleoperation source's): the bridge rejects ids that are not newer (S4)."""
-        self.scheduler.next_id = max(self.scheduler.next_id, int(msg.chunk_id) + 1)
+        teleoperation source's) and the newest the bridge accepted: the bridge rejects ids that are not newer (S4)."""
+        self._continue_ids(int(msg.chunk_id))
+
+    def _continue_ids(self, newest: int) -> None:
+        self.scheduler.next_id = max(self.scheduler.next_id, newest + 1)
 
     def _on_instruction(self, msg: String) -> None:
         if msg.data != self.instruction:
@@ -144,12 +189,12 @@ class PolicyNode(Node):
 
     # ---- scheduling (executor thread) --------------------------------------------------------------
     def _observation_problem(self, now: float) -> str:
-        for topic in self.cfg["image_topics"]:
+        for topic in self.cfg.image_topics:
             if topic not in self.images:
                 return f"no image yet on {topic}"
             age = now - self.images[topic][0]
-            if age > self.cfg["max_image_age_s"]:
-                return f"image on {topic} is {age * 1e3:.0f} ms old (> {self.cfg['max_image_age_s'] * 1e3:.0f} ms)"
+            if age > self.cfg.max_image_age_s:
+                return f"image on {topic} is {age * 1e3:.0f} ms old (> {self.cfg.max_image_age_s * 1e3:.0f} ms)"
         if self.state.stamp is None:
             return "no joint_states yet"
         missing = self.state.missing()
@@ -172,83 +217,72 @@ class PolicyNode(Node):
             self.counters["rejected"] += 1
             return
         req = self.scheduler.begin(now)
-        images = [self.images[t][1] for t in self.cfg["image_topics"]]
-        obs_stamp = min(self.images[t][0] for t in self.cfg["image_topics"])
-        seed = self.cfg["seed"] + self.scheduler.next_id
-        state = self.state.state()
-        self._requests.put((req, images, self.instruction, state, obs_stamp, seed, time.monotonic()))
-        self._inputs[self.scheduler.next_id] = (obs_stamp, state, req.prefix_len, seed, self.instruction)
+        obs_stamp = min(self.images[t][0] for t in self.cfg.image_topics)
+        inputs = Inputs(images=[self.images[t][1] for t in self.cfg.image_topics], instruction=self.instruction,
+                        state=self.state.state(at=obs_stamp), obs_stamp=obs_stamp,
+                        prefix_len=req.prefix_len, seed=self.cfg.seed + self.scheduler.next_id)
+        self._requests.put(Job(req, inputs, time.monotonic()))
 
     def _work(self) -> None:
         while not self._stop.is_set():
             try:
-                req, images, instruction, state, obs_stamp, seed, t_start = self._requests.get(timeout=0.1)
+                job = self._requests.get(timeout=0.1)
             except queue.Empty:
                 continue
+            x, req = job.inputs, job.request
             try:
-                chunk = self.policy.infer(images, instruction, state, req.prefix, req.prefix_len, seed=seed)
-                if self.cfg["extra_latency_ms"] > 0:  # evaluation: emulate a slower model
-                    time.sleep(self.cfg["extra_latency_ms"] / 1e3)
-                self._results.put((req, chunk, obs_stamp, (time.monotonic() - t_start) * 1e3, None))
+                chunk = self.policy.infer(x.images, x.instruction, x.state, req.prefix, req.prefix_len, seed=x.seed)
+                if self.cfg.extra_latency_ms > 0:  # evaluation: emulate a slower model
+                    time.sleep(self.cfg.extra_latency_ms / 1e3)
+                self._results.put(Outcome(job, chunk, (time.monotonic() - job.started) * 1e3))
             except Exception as e:
-                self._results.put((req, None, obs_stamp, (time.monotonic() - t_start) * 1e3, e))
+                self._results.put(Outcome(job, None, (time.monotonic() - job.started) * 1e3, e))
 
     def _collect(self) -> None:
         while True:
             try:
-                req, chunk, obs_stamp, ms, err = self._results.get_nowait()
+                out = self._results.get_nowait()
             except queue.Empty:
                 return
             now = self.now()
-            if err is not None or chunk is None or not np.all(np.isfinite(chunk)):
+            if out.error is not None or out.chunk is None or not np.all(np.isfinite(out.chunk)):
                 self.scheduler.fail(now)
                 self.counters["failures"] += 1
-                self.last_error = repr(err) if err is not None else "non-finite chunk"
+                self.last_error = repr(out.error) if out.error is not None else "non-finite chunk"
                 self.get_logger().error(f"inference failed: {self.last_error}", throttle_duration_sec=2.0)
                 continue
             if self.mode != Mode.ACTIVE:  # deactivated while inferring: drop the result
                 self.scheduler.fail(now)
                 continue
-            sc = self.scheduler.complete(now, chunk)
-            self.latencies_ms.append(ms)
-            self._publish(req, sc, obs_stamp, ms)
+            sc = self.scheduler.complete(now, out.chunk)
+            self.latencies_ms.append(out.ms)
+            self._publish(sc, out.job.inputs, out.ms)
 
-    def _publish(self, req: Request, sc, obs_stamp: float, ms: float) -> None:
-        m = ActionChunk()
+    def _publish(self, sc: ScheduledChunk, inputs: Inputs, ms: float) -> None:
+        m = ActionChunk(chunk_id=sc.chunk_id, obs_stamp=to_time_msg(inputs.obs_stamp), dt=float(sc.dt),
+                        prefix_len=sc.prefix_len, inference_ms=float(ms), **self.adapter.chunk_fields(sc.actions))
         m.header.stamp = to_time_msg(sc.t0)
         m.header.frame_id = "g1"
-        m.chunk_id = sc.chunk_id
-        m.obs_stamp = to_time_msg(obs_stamp)
-        m.dt = float(sc.dt)
-        m.horizon, m.dim = int(sc.actions.shape[0]), int(sc.actions.shape[1])
-        m.names = self.names
-        m.data = sc.actions.astype(np.float32).ravel().tolist()
-        m.prefix_len = sc.prefix_len
-        m.inference_ms = float(ms)
         self.pub_chunk.publish(m)
-        inputs = self._inputs.pop(sc.chunk_id, None)
-        if inputs is not None:
-            obs_t, state, prefix_len, seed, instruction = inputs
-            pi = PolicyInput(chunk_id=sc.chunk_id, obs_stamp=to_time_msg(obs_t), image_topics=list(self.cfg["image_topics"]),
-                             state=state.tolist(), prefix_len=prefix_len, seed=seed, instruction=instruction)
-            pi.header = m.header
-            self.pub_input.publish(pi)
+        pi = PolicyInput(chunk_id=sc.chunk_id, obs_stamp=m.obs_stamp, image_topics=list(self.cfg.image_topics),
+                         state=inputs.state.tolist(), prefix_len=inputs.prefix_len, seed=inputs.seed,
+                         instruction=inputs.instruction)
+        pi.header = m.header
+        self.pub_input.publish(pi)
         self.counters["chunks"] += 1
-        self.state.update_command(sc.actions[min(sc.prefix_len, len(sc.actions) - 1)])
+        self.state.update_chunk(sc.t0, sc.dt, sc.actions)
         if self.pub_traj is not None:
             self._publish_trajectory(sc)
 
-    def _publish_trajectory(self, sc) -> None:
-        """The chunk's arm and hand columns as a JointTrajectory (for ros2_control consumers)."""
-        n = 28
+    def _publish_trajectory(self, sc: ScheduledChunk) -> None:
+        """The chunk's hand and arm columns as a JointTrajectory (for ros2_control consumers)."""
+        parts = self.adapter.split(sc.actions)
         traj = JointTrajectory()
         traj.header.stamp = to_time_msg(sc.t0)
-        traj.joint_names = self.names[:n]
-        for i, row in enumerate(sc.actions):
-            p = JointTrajectoryPoint(positions=row[:n].astype(float).tolist())
-            t = i * sc.dt
-            p.time_from_start.sec, p.time_from_start.nanosec = int(t), round((t % 1) * 1e9)
-            traj.points.append(p)
+        traj.joint_names = list(self.adapter.state_joint_names)  # hands then arms: the action's first columns
+        for i, (hands, arms) in enumerate(zip(parts.hands, parts.arms, strict=True)):
+            traj.points.append(JointTrajectoryPoint(positions=np.r_[hands, arms].tolist(),
+                                                    time_from_start=to_duration_msg(i * sc.dt)))
         self.pub_traj.publish(traj)
 
     # ---- services --------------------------------------------------------------------------------
@@ -278,7 +312,7 @@ class PolicyNode(Node):
     def _publish_status(self) -> None:
         lat = np.fromiter(self.latencies_ms, float) if self.latencies_ms else np.zeros(1)
         st = PolicyStatus(state=int(self.mode), state_name=self.mode.name, last_error=self.last_error,
-                          engine=self.cfg["engine"], instruction=self.instruction,
+                          engine=self.cfg.engine, instruction=self.instruction,
                           chunks_published=self.counters["chunks"], observations_rejected=self.counters["rejected"],
                           inference_failures=self.counters["failures"],
                           degraded_events=self.scheduler.degraded_events,

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 from rosbags.highlevel import AnyReader
 
-from psi0.bags.types import typestore
+from psi0_core.bag_types import typestore
 from psi0_policy.policy import Policy
 
 
@@ -55,7 +55,7 @@ def _stamp(t) -> int:
 
 def load_golden(path: str | Path) -> tuple[dict, dict, dict]:
     """→ chunks {id: msg}, inputs {id: msg}, images {(topic, stamp_ns): rgb}."""
-    from psi0.image_codec import image_to_numpy
+    from psi0_core.image_codec import image_to_numpy
 
     chunks, inputs, images = {}, {}, {}
     with AnyReader([Path(path)], default_typestore=typestore()) as r:

@@ -1,5 +1,5 @@
 """Real-time chunking scheduler (pure Python, no rclpy): when to infer, with which committed prefix,
-and how to stamp the result. DESIGN.md §7.
+and how to stamp the result (docs/ARCHITECTURE.md, "Timing and real-time chunking").
 
 Timeline: chunk k has step i due at t0_k + i·dt. Once s_min steps of chunk k are due, the next
 inference starts. The steps that will execute while it runs are already committed: with an

@@ -1,11 +1,11 @@
 """Simulated time-line of policy + bridge for real-time vs synchronous chunking (pure, no rclpy).
 
 The policy side is a ChunkScheduler and a `policy_fn`; inference takes an injected delay (sim
-seconds); the bridge side is psi0_bridge's ChunkExecutor sampled at the control rate. Used by the
+seconds); the bridge side is the chunk contract's ChunkExecutor (psi0_core.chunks) sampled at the control rate. Used by the
 scheduler tests and benchmarks/rtc_smoothness.
 
 Modes:
-- "rtc": the next inference starts after s_min steps, with the committed prefix (DESIGN.md §7);
+- "rtc": the next inference starts after s_min steps, with the committed prefix (docs/ARCHITECTURE.md);
 - "sync": the next inference starts when the current chunk has run out; no prefix (the classic
   synchronous chunking baseline: the robot holds while the model thinks).
 """
@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from psi0_bridge.chunks import Chunk, ChunkExecutor
+from psi0_core.chunks import Chunk, ChunkExecutor
 from psi0_policy.rtc import ChunkScheduler, SchedulerConfig
 
 PolicyFn = Callable[[np.ndarray | None, int], np.ndarray]  # (prefix (d, D) | None, d) → actions (H, D)
@@ -46,17 +46,6 @@ class SimResult:
             "within_step_p99": float(np.percentile(within, 99)), "starved_ticks": self.starved_ticks,
             "idle_fraction": self.starved_ticks / max(self.ticks, 1), "degraded_events": self.degraded_events,
         }
-
-
-def _at(chunk: Chunk, t: float) -> np.ndarray | None:
-    """A chunk's interpolated action at time t, or None outside its span."""
-    u = (t - chunk.t0) / chunk.dt
-    if u < 0 or u > chunk.horizon - 1:
-        return None
-    i = min(int(u), max(chunk.horizon - 2, 0))
-    if chunk.horizon == 1:
-        return chunk.actions[0]
-    return (1 - (u - i)) * chunk.actions[i] + (u - i) * chunk.actions[i + 1]
 
 
 def simulate(policy_fn: PolicyFn, delay_s: float, duration_s: float = 6.0, mode: str = "rtc",
@@ -95,7 +84,7 @@ def simulate(policy_fn: PolicyFn, delay_s: float, duration_s: float = 6.0, mode:
                 res.starved_ticks += 1
         else:
             if ex.switches != switches and last_cmd is not None:
-                old = _at(before, now) if before is not None else None
+                old = before.at(now) if before is not None else None
                 res.boundary_jumps.append(float(np.max(np.abs(cmd - (old if old is not None else last_cmd)))))
             last_cmd = cmd
         now += control_dt

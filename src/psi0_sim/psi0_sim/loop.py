@@ -5,6 +5,11 @@ Modes:
   paced to the wall clock times `rate_factor` (1.0 = real time). When physics + I/O cannot keep
   up, the loop runs as fast as it can and counts the lag.
 - lockstep / as fast as possible (`realtime=False`, tests with use_sim_time): no sleeping.
+
+Cameras render in a RenderWorker thread from a snapshot of the step they are due at (render_worker.py): the step
+itself never waits for a frame in real-time mode, so LowState keeps its 500 Hz while a frame is drawn. `stats`
+has the longest wall gap between two LowState publishes and the camera instants skipped because the renderer was
+still busy.
 """
 
 from __future__ import annotations
@@ -18,7 +23,10 @@ import numpy as np
 
 from psi0_sim.camera import Camera
 from psi0_sim.physics import G1Physics
+from psi0_sim.render_worker import RenderWorker
 from psi0_sim.robot_interface import SimRobotInterface
+
+RENDER_WAIT_S = 0.02  # the longest the physics thread waits for a free render slot (a fifth of the S2 deadline)
 
 
 @dataclass
@@ -28,6 +36,8 @@ class LoopStats:
     wall_s: float = 0.0
     sim_s: float = 0.0
     late_steps: int = 0
+    frames_dropped: int = 0  # camera instants skipped because the renderer was still busy (real-time mode)
+    max_state_gap_s: float = 0.0  # the longest wall time between two LowState publishes
 
     @property
     def realtime_factor(self) -> float:
@@ -40,20 +50,27 @@ class SimLoop:
                  on_frame: Callable[[np.ndarray, float], None] | None = None,
                  on_step: Callable[[float], None] | None = None,
                  views: tuple[tuple[Callable[[], Camera], float, Callable[[np.ndarray, float], None]], ...] = ()) -> None:
-        """`views`: extra cameras (factory, rate Hz, callback), e.g. the third-person view for videos."""
+        """`camera` (the head camera, `on_frame` gets its images) and `views` (extra cameras: factory, rate Hz,
+        callback, e.g. the third-person view for videos) render in a RenderWorker thread, never in the step."""
         self.physics, self.iface = physics, iface
         self.realtime, self.rate_factor = realtime, rate_factor
-        # Cameras are created in the loop's own thread: an EGL context is current in one thread only.
-        self.camera_factory, self.camera_period = camera, 1.0 / camera_rate_hz
-        self.camera: Camera | None = None
-        self.view_specs = views
-        self.views: list[list] = []  # [camera, period, callback, next due time]
-        self.error: BaseException | None = None
         self.on_frame, self.on_step = on_frame, on_step
+        # (factory, period s, callback); the head camera first, when there is one
+        self._streams = ([(camera, 1.0 / camera_rate_hz, self._head_frame)] if camera is not None else []) + [
+            (factory, 1.0 / rate, callback) for factory, rate, callback in views]
+        self._due = [0.0] * len(self._streams)  # the sim time each stream's next frame is due
+        self.renderer: RenderWorker | None = None
+        self.error: BaseException | None = None
         self.stats = LoopStats()
         self.lock = threading.Lock()  # held while stepping; reset/inspection take it too
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._rebase = False  # set by reset(): re-anchor real-time pacing and the camera schedule at the new sim time
+
+    def _head_frame(self, rgb: np.ndarray, t: float) -> None:
+        self.stats.frames += 1
+        if self.on_frame is not None:
+            self.on_frame(rgb, t)
 
     def step_once(self) -> None:
         with self.lock:
@@ -61,24 +78,15 @@ class SimLoop:
             self.physics.step()
             self.iface.publish_state()
             t = self.physics.time
-            frame = None
-            if self.camera is not None and t + 1e-9 >= self._next_frame:
-                self._next_frame += self.camera_period
-                frame = self.camera.render(self.physics.data)
-            extra = []
-            for v in self.views:
-                if t + 1e-9 >= v[3]:
-                    v[3] += v[1]
-                    extra.append((v[2], v[0].render(self.physics.data)))
+            due = [i for i, when in enumerate(self._due) if t + 1e-9 >= when]
+            for i in due:
+                self._due[i] += self._streams[i][1]
+            if due and self.renderer is not None:
+                self.renderer.submit(self.physics.data, t, due)
+                self.stats.frames_dropped = self.renderer.dropped
         self.stats.steps += 1
-        for callback, img in extra:
-            callback(img, t)
         if self.on_step is not None:
             self.on_step(t)
-        if frame is not None:
-            self.stats.frames += 1
-            if self.on_frame is not None:
-                self.on_frame(frame, t)
 
     def run(self, duration_s: float | None = None) -> None:
         """Run until stop() (or for `duration_s` of sim time). An exception is kept in `error` and re-raised."""
@@ -88,28 +96,36 @@ class SimLoop:
             self.error = e
             raise
         finally:
-            if self.camera is not None:
-                self.camera.close()
-                self.camera = None
-            for v in self.views:
-                v[0].close()
-            self.views = []
+            if self.renderer is not None:
+                self.renderer.stop()
+                self.renderer = None
 
     def _run(self, duration_s: float | None) -> None:
-        if self.camera_factory is not None and self.camera is None:
-            self.camera = self.camera_factory()
-            self.camera.render(self.physics.data)  # the first render compiles shaders (~0.3 s): not mid-run
-        self.views = [[factory(), 1.0 / rate, callback, self.physics.time] for factory, rate, callback in self.view_specs]
-        self._next_frame = self.physics.time
-        wall0, sim0 = time.monotonic(), self.physics.time
+        if self._streams and self.renderer is None:
+            cameras = [(factory, callback) for factory, _, callback in self._streams]
+            self.renderer = RenderWorker(self.physics.model, cameras, wait_s=RENDER_WAIT_S if self.realtime else None)
+            self.renderer.start()
+        self._due = [self.physics.time] * len(self._streams)
+        wall_start = wall0 = last = time.monotonic()  # last: when the previous step (and its LowState) ended
+        sim0 = self.physics.time
+        stepped = 0.0  # sim seconds run (a reset sets the clock back, not this)
         end = None if duration_s is None else sim0 + duration_s
         while not self._stop.is_set() and (end is None or self.physics.time < end - 1e-9):
+            if self._rebase:  # after sim/reset: physics time jumped back; pace (and film) from here
+                with self.lock:
+                    self._rebase = False
+                    wall0, sim0 = time.monotonic(), self.physics.time
+                    self._due = [sim0] * len(self._streams)
+                    end = None if duration_s is None else sim0 + duration_s
             self.step_once()
-            sim_elapsed = self.physics.time - sim0
-            self.stats.sim_s = sim_elapsed
-            self.stats.wall_s = time.monotonic() - wall0
+            stepped += self.physics.dt
+            self.stats.sim_s = stepped
+            now = time.monotonic()
+            self.stats.max_state_gap_s = max(self.stats.max_state_gap_s, now - last)
+            last = now
+            self.stats.wall_s = now - wall_start
             if self.realtime:
-                ahead = sim_elapsed / self.rate_factor - self.stats.wall_s
+                ahead = (self.physics.time - sim0) / self.rate_factor - (now - wall0)
                 if ahead > 0:
                     time.sleep(ahead)
                 elif ahead < -0.02:
@@ -126,6 +142,12 @@ class SimLoop:
             self._thread.join(timeout=5)
 
     def reset(self) -> None:
+        """Robot back to its standing pose (on the gantry, if it has one), objects back to their places. The sim clock
+        keeps running: a graph on use_sim_time must never see /clock jump back. Real-time pacing and the camera
+        schedule are re-anchored all the same."""
         with self.lock:
+            t = self.physics.time
             self.physics.reset()
+            self.physics.data.time = t
             self.iface.reset_commands()
+            self._rebase = True

@@ -1,4 +1,4 @@
-"""The simulated world: the generated G1 (psi0.g1_model) plus a table with graspable objects,
+"""The simulated world: the generated G1 (psi0_core.g1_model) plus a table with graspable objects,
 randomised by seed, a head camera at the G1's D435 mount and a third-person camera."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from xml.sax.saxutils import quoteattr
 
 import numpy as np
 
-from psi0.g1_model import actuators_xml, body_xml, fmt, load_facts, motor_joint_names, robot_root
+from psi0_core.g1_model import actuators_xml, body_xml, fmt, load_facts, motor_joint_names, robot_root
 
 __all__ = ["Scene", "SceneObject", "g1_mjcf", "load_facts", "motor_joint_names"]
 

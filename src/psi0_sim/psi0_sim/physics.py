@@ -16,11 +16,8 @@ from dataclasses import dataclass, field
 import mujoco
 import numpy as np
 
-from psi0.robot import load_g1
+from psi0_core.robot import BODY_MOTORS, load_g1
 from psi0_sim.model import Scene, g1_mjcf, motor_joint_names
-
-NUM_BODY = 29
-NUM_HAND = 7
 
 
 @dataclass
@@ -77,11 +74,22 @@ class ElasticBand:
 
 class G1Physics:
     def __init__(self, scene: Scene | None = None, fixed_base: bool = False, elastic_band: bool = False,
-                 model_path: str | None = None, gantry_release_s: float | None = None) -> None:
+                 model_path: str | None = None, gantry_release_s: float | None = None, implicit_pd: bool = False) -> None:
+        """`model_path`: another MJCF (e.g. Unitree's reference with meshes), driven through its motor actuators with
+        the motor-driver law computed explicitly, or with `implicit_pd` exactly as the generated model (the actuators
+        made affine, damping integrated implicitly with implicitfast: stable for the light links' kd at 2 ms)."""
         self.scene = scene or Scene()
         if model_path:
             self.model = mujoco.MjModel.from_xml_path(model_path)
-            self.implicit = False
+            self.implicit = implicit_pd
+            if implicit_pd:
+                m = self.model
+                m.actuator_gaintype[:] = mujoco.mjtGain.mjGAIN_FIXED
+                m.actuator_gainprm[:, 0] = 1.0
+                m.actuator_biastype[:] = mujoco.mjtBias.mjBIAS_AFFINE
+                m.actuator_biasprm[:] = 0.0
+                m.actuator_ctrllimited[:] = 0
+                m.opt.integrator = mujoco.mjtIntegrator.mjINT_IMPLICITFAST
         else:
             self.model = mujoco.MjModel.from_xml_string(g1_mjcf(self.scene, fixed_base=fixed_base))
             self.implicit = True
@@ -94,12 +102,16 @@ class G1Physics:
         self.effort = np.array([m.jnt_actfrcrange[m.joint(n).id][1] for n in names])
         self.pelvis = m.body("pelvis").id
         self.free = m.jnt_type[0] == mujoco.mjtJoint.mjJNT_FREE
+        # the band's forces are explicit: on a model without rotor armature (the reference) the light pelvis only
+        # stays stable under a softer rotational spring-damper
+        rot = (800.0, 80.0) if not model_path else (200.0, 8.0)
         if gantry_release_s is not None:
             self.band: ElasticBand | None = ElasticBand(point=np.array([0.0, 0.0, 0.79]), stiffness=5000.0, damping=500.0,
-                                                        rot_stiffness=800.0, rot_damping=80.0,
+                                                        rot_stiffness=rot[0], rot_damping=rot[1],
                                                         release_after_s=gantry_release_s)
         else:
-            self.band = ElasticBand() if elastic_band else None
+            # a harness keeps the torso upright too (without it the robot tips over its pelvis while the motors damp)
+            self.band = ElasticBand(rot_stiffness=rot[0], rot_damping=rot[1]) if elastic_band else None
         self.cmd = MotorCommand.zero(len(names))
         self._has_imu = mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_SENSOR, "imu_gyro") >= 0
         self.reset()
@@ -177,7 +189,7 @@ class G1Physics:
         if self.band is not None and self.free:
             p, v = d.qpos[:3], d.qvel[:3]
             b = self.band
-            k = b.scale(float(d.time), stiff=bool(np.all(kp[:NUM_BODY] > 0)))
+            k = b.scale(float(d.time), stiff=bool(np.all(kp[:BODY_MOTORS] > 0)))
             d.xfrc_applied[self.pelvis, :3] = k * (b.stiffness * (b.point - p) - b.damping * v)
             if b.rot_stiffness > 0:
                 err = np.zeros(3)  # rotation (world frame) that takes the pelvis back to upright

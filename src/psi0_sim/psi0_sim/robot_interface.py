@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from unitree_sdk2py.idl.unitree_hg.msg.dds_ import HandCmd_, HandState_, LowCmd_, LowState_
 
-from psi0_bridge.lowlevel import (
+from psi0_core.lowlevel import (
     MOTOR_ENABLE,
     crc_ok,
     hand_cmd_arrays,
@@ -19,11 +19,12 @@ from psi0_bridge.lowlevel import (
     lowstate_cdr,
     pack_lowstate,
 )
-from psi0_bridge.robot_dds import Endpoint, take_serialized, write_serialized
-from psi0_sim.physics import NUM_BODY, NUM_HAND, G1Physics, MotorCommand
+from psi0_core.robot import BODY_MOTORS, HAND_MOTORS, MODE_MACHINE_29DOF
+from psi0_core.robot_dds import Endpoint, take_serialized, write_serialized
+from psi0_sim.physics import G1Physics, MotorCommand
 
-G1_29DOF_MODE_MACHINE = 5
-HAND_SLICES = {"left": slice(29, 36), "right": slice(36, 43)}
+HAND_SLICES = {"left": slice(BODY_MOTORS, BODY_MOTORS + HAND_MOTORS),  # the physics' motor order: body, left, right
+               "right": slice(BODY_MOTORS + HAND_MOTORS, BODY_MOTORS + 2 * HAND_MOTORS)}
 LOWCMD_DEPTH = 16  # LowCmds kept between two steps: every one is CRC-checked and counted even when the sim runs slow
 
 
@@ -32,7 +33,7 @@ class SimRobotInterface:
     so nothing races the physics and nothing calls into the interpreter while it exits)."""
 
     def __init__(self, physics: G1Physics, domain: int = 1, interface: str = "lo",
-                 mode_machine: int = G1_29DOF_MODE_MACHINE, hand_every: int = 5) -> None:
+                 mode_machine: int = MODE_MACHINE_29DOF, hand_every: int = 5) -> None:
         self.physics = physics
         self.mode_machine = mode_machine
         self.hand_every = hand_every
@@ -62,15 +63,15 @@ class SimRobotInterface:
             body = f
             self.commands += 1
         if body is not None:
-            m = body["motor"][:NUM_BODY]
-            self.physics.set_command(slice(0, NUM_BODY), MotorCommand(
+            m = body["motor"][:BODY_MOTORS]
+            self.physics.set_command(slice(0, BODY_MOTORS), MotorCommand(
                 m["q"].astype(float), m["dq"].astype(float), m["tau"].astype(float), m["kp"].astype(float),
                 m["kd"].astype(float), (m["mode"] & 0x01) == MOTOR_ENABLE))
         for side, reader in self._hand_cmd.items():
             for msg in reader.take(1):
-                if len(getattr(msg, "motor_cmd", ())) < NUM_HAND:  # not a Dex3 command (or no data)
+                if len(getattr(msg, "motor_cmd", ())) < HAND_MOTORS:  # not a Dex3 command (or no data)
                     continue
-                a = {k: v[:NUM_HAND] for k, v in hand_cmd_arrays(msg).items()}
+                a = {k: v[:HAND_MOTORS] for k, v in hand_cmd_arrays(msg).items()}
                 self.physics.set_command(HAND_SLICES[side], MotorCommand(
                     a["q"], a["dq"], a["tau"], a["kp"], a["kd"], (a["mode"].astype(int) >> 4) & 0x07 == 0x01))
                 self.hand_commands += 1
@@ -78,7 +79,7 @@ class SimRobotInterface:
     def publish_state(self) -> None:
         q, dq, tau = self.physics.motor_state()
         quat, gyro, acc, rpy = self.physics.imu()
-        f = pack_lowstate(q[:NUM_BODY], dq[:NUM_BODY], tau[:NUM_BODY], quat, gyro, acc, rpy,
+        f = pack_lowstate(q[:BODY_MOTORS], dq[:BODY_MOTORS], tau[:BODY_MOTORS], quat, gyro, acc, rpy,
                           mode_machine=self.mode_machine, tick=self.tick)
         write_serialized(self.lowstate, lowstate_cdr(f))  # ~5 µs; the SDK's Python serialiser takes ~0.9 ms
         if self.tick % self.hand_every == 0:

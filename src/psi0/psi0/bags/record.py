@@ -16,7 +16,7 @@ from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from rosbags.rosbag2 import StoragePlugin, Writer
 
-from psi0.bags.types import message_class, typestore
+from psi0_core.bag_types import message_class, typestore
 
 
 class Recorder:

@@ -14,7 +14,7 @@ from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from rosbags.highlevel import AnyReader
 
-from psi0.bags.types import message_class, typestore
+from psi0_core.bag_types import message_class, typestore
 
 
 def read_all(path: str | Path) -> tuple[list[tuple[str, str, int, bytes]], dict[str, str]]:

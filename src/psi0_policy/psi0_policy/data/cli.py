@@ -21,7 +21,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("data", help="data pipeline: convert, stats, check, tokenizer")
     dsub = p.add_subparsers(dest="data_cmd", required=True)
     c = dsub.add_parser("convert", help="readers → LeRobot v3.0 dataset")
-    c.add_argument("format", choices=["egodex", "teleop", "bag"])
+    c.add_argument("format", choices=["egodex", "teleop", "bag", "psi0"],
+                   help="psi0: an official released Ψ0 dataset (LeRobot v2.x)")
     c.add_argument("sources", nargs="+")
     c.add_argument("-o", "--out", required=True)
     c.add_argument("--workers", type=int, default=1)

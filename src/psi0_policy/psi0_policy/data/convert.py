@@ -21,11 +21,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from psi0_policy.data import egodex, rosbag_reader, teleop
+from psi0_policy.data import egodex, official_dataset, rosbag_reader, teleop
 from psi0_policy.data.episode import Episode, EpisodeError
 from psi0_policy.data.lerobot import Features, finalize, write_shard
 
-FORMATS = ("egodex", "teleop", "bag")
+FORMATS = ("egodex", "teleop", "bag", "psi0")  # psi0: the official released datasets (LeRobot v2.x)
 
 
 @dataclass
@@ -47,7 +47,8 @@ class Report:
 def find(fmt: str, root: Path) -> list[Path]:
     if not root.exists():
         raise FileNotFoundError(f"source {root} does not exist")
-    return {"egodex": egodex.find_episodes, "teleop": teleop.find_episodes, "bag": rosbag_reader.find_bags}[fmt](root)
+    return {"egodex": egodex.find_episodes, "teleop": teleop.find_episodes, "bag": rosbag_reader.find_bags,
+            "psi0": official_dataset.find_episodes}[fmt](root)
 
 
 def read(fmt: str, path: Path, options: dict[str, Any]) -> Episode:
@@ -55,6 +56,8 @@ def read(fmt: str, path: Path, options: dict[str, Any]) -> Episode:
         return egodex.read_egodex(path, stride=int(options.get("stride", 1)))
     if fmt == "teleop":
         return teleop.read_teleop(path, task=options.get("task"), fps=float(options.get("fps", 30.0)))
+    if fmt == "psi0":
+        return official_dataset.read_official(path)
     if fmt == "bag":
         kw = {k: options[k] for k in ("image_topics", "action_topic", "joint_topic", "task", "fps", "action_frame")
               if options.get(k)}
@@ -70,11 +73,10 @@ def features(fmt: str) -> Features:
                  for part, axes in (("wrist", "xyz"), ("wrist_rot", "rpy"), ("pad", "abc"),
                                     *((tip.lower(), "xyz") for tip in egodex.FINGERTIPS)) for axis in axes]
         return Features(state_names=names, action_names=[f"d_{n}" for n in names])
-    from psi0.robot import action_names
+    from psi0_core.g1_adapter import default_adapter
 
-    a = action_names()
-    return Features(state_names=[*a[:28], "torso_roll", "torso_pitch", "torso_yaw", "base_height", "pad0", "pad1", "pad2",
-                                 "pad3"], action_names=a)
+    g1 = default_adapter()
+    return Features(state_names=list(g1.state_names), action_names=list(g1.action_names))
 
 
 def _shard_dir(staging: Path, src: Path) -> Path:

@@ -10,7 +10,8 @@ everything expressed in the camera frame C_t of the *current* frame:
 
     per hand (left, then right), 24 values:
       wrist xyz   p(t') − p(t)                      where p(τ) = (C_t⁻¹ · W(τ)).xyz
-      wrist rpy   rpy(R(t)ᵀ · R(t'))                where R(τ) = rotation of C_t⁻¹ · W(τ)
+      wrist rpy   rpy(R(t') · R(t)ᵀ)                where R(τ) = rotation of C_t⁻¹ · W(τ): the turn from t to t'
+                                                    about the camera's axes, as the official reader computes it
       3 zeros     (reserved; keeps the released 48-D layout)
       5 fingertips (thumb, index, middle, ring, little) xyz deltas, as the wrist xyz
     action (T', 48); state (T', 48) = the same layout with absolute values at t (rpy of R(t), xyz of p(t)).
@@ -60,7 +61,7 @@ def hand_features(camera: np.ndarray, joints: dict[str, np.ndarray], stride: int
         state[:, o:o + 3] = now[wrist][:, :3, 3]
         state[:, o + 3:o + 6] = rpy_from_matrix(now[wrist][:, :3, :3])
         action[:, o:o + 3] = nxt[wrist][:, :3, 3] - now[wrist][:, :3, 3]
-        rel = np.swapaxes(now[wrist][:, :3, :3], -1, -2) @ nxt[wrist][:, :3, :3]
+        rel = nxt[wrist][:, :3, :3] @ np.swapaxes(now[wrist][:, :3, :3], -1, -2)  # R(t')·R(t)ᵀ, camera axes
         action[:, o + 3:o + 6] = rpy_from_matrix(rel)
         for k, tip in enumerate(names[1:]):
             c = o + 9 + 3 * k

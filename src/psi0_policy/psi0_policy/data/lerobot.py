@@ -98,16 +98,22 @@ def _fixed(x: np.ndarray) -> pa.FixedSizeListArray:
 
 
 class _ImageStats:
-    """Per-channel statistics of sampled frames, in [0, 1] (LeRobot's image stats, shape (3, 1, 1))."""
+    """Per-channel statistics of sampled frames, in [0, 1] (LeRobot's image stats, shape (3, 1, 1)); `count` is the
+    number of frames sampled, as LeRobot counts it (every 16th pixel of each frame enters the statistics)."""
 
     def __init__(self) -> None:
         self.s = StreamingStats(3, bins=256)
+        self.frames = 0
 
     def update(self, rgb: np.ndarray) -> None:
         self.s.update(rgb.reshape(-1, 3)[::16] / 255.0)
+        self.frames += 1
 
     def to_dict(self) -> dict[str, Any]:
-        return {k: (np.asarray(v).reshape(3, 1, 1).tolist() if k != "count" else v) for k, v in self.s.to_dict().items()}
+        d = {k: (np.asarray(v).reshape(3, 1, 1).tolist() if k != "count" else v) for k, v in self.s.to_dict().items()}
+        d["pixels"] = d["count"]  # what the statistics were computed over (the merge weight)
+        d["count"] = [self.frames]
+        return d
 
 
 # ---- phase 2: the dataset -------------------------------------------------------------------------
@@ -138,6 +144,7 @@ def finalize(root: str | Path, shards: list[Path], features: Features, robot_typ
     tasks: dict[str, int] = {}
     st_state, st_action = StreamingStats(first["state_dim"], stats_bins), StreamingStats(first["action_dim"], stats_bins)
     img_stats = {k: StreamingStats(3, 256) for k in first["cameras"]}
+    img_frames: dict[str, int] = {}  # frames sampled per camera (LeRobot's image `count`)
     rows: list[dict[str, Any]] = []
     writer: pq.ParquetWriter | None = None
     file_index, file_bytes, index = 0, 0, 0
@@ -182,6 +189,7 @@ def finalize(root: str | Path, shards: list[Path], features: Features, robot_typ
             row.update({f"videos/{vkey}/chunk_index": chunk, f"videos/{vkey}/file_index": fidx,
                         f"videos/{vkey}/from_timestamp": 0.0, f"videos/{vkey}/to_timestamp": n / fps})
             _merge_image_stats(img_stats[key], cam["stats"])
+            img_frames[key] = img_frames.get(key, 0) + int(cam["stats"]["count"][0])
         for feat, acc in ep_stats.items():
             for k, v in acc.to_dict().items():
                 row[f"stats/{feat}/{k}"] = v
@@ -193,7 +201,7 @@ def finalize(root: str | Path, shards: list[Path], features: Features, robot_typ
     _write_tasks(root / "meta" / "tasks.parquet", tasks)
     stats = {"observation.state": st_state.to_dict(), "action": st_action.to_dict()}
     for key, acc in img_stats.items():
-        stats[IMAGE_PREFIX + key] = {k: (np.asarray(v).reshape(3, 1, 1).tolist() if k != "count" else v)
+        stats[IMAGE_PREFIX + key] = {k: (np.asarray(v).reshape(3, 1, 1).tolist() if k != "count" else [img_frames[key]])
                                      for k, v in acc.to_dict().items()}
     (root / "meta" / "stats.json").write_text(json.dumps(stats, indent=1))
     feats: dict[str, Any] = {
@@ -218,9 +226,10 @@ def finalize(root: str | Path, shards: list[Path], features: Features, robot_typ
 
 
 def _merge_image_stats(acc: StreamingStats, d: dict[str, Any]) -> None:
-    """Fold a shard's per-channel summary into the dataset accumulator (exact for count/mean/std/min/max)."""
+    """Fold a shard's per-channel summary into the dataset accumulator (exact for count/mean/std/min/max): weighted
+    by the sampled pixels (the frames, LeRobot's `count`, are summed by the caller)."""
     other = StreamingStats(3, acc.bins)
-    other.count = int(d["count"][0])
+    other.count = int(d.get("pixels", d["count"])[0])
     other.mean = np.asarray(d["mean"]).ravel()
     other.m2 = np.asarray(d["std"]).ravel() ** 2 * other.count
     other.min, other.max = np.asarray(d["min"]).ravel(), np.asarray(d["max"]).ravel()

@@ -1,8 +1,9 @@
 """Reading a LeRobot v3.0 dataset (ours or anyone's) and checking it against the documented schema.
 
 `LeRobotData(root)` loads the frame table into NumPy (state, action, indices: small next to the
-videos) and decodes video frames on demand: `frames(episode, key)` yields an episode's frames of one
-camera, located in its (possibly multi-episode) MP4 through the episode's from/to timestamps.
+videos) from every data and episodes file, and decodes video frames on demand: `frames(episode, key)` yields an
+episode's frames of one camera, located in its (possibly multi-episode) MP4 through the episode's from/to
+timestamps (seeking to them, not decoding the file from its start).
 `check(root)` returns every violation it finds (empty list: valid).
 """
 
@@ -17,7 +18,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from psi0_policy.data import video
-from psi0_policy.data.lerobot import CODEBASE_VERSION, DEFAULT_FEATURES, EPISODES_PATH, DatasetError
+from psi0_policy.data.lerobot import CODEBASE_VERSION, DEFAULT_FEATURES, DatasetError
 
 
 def _column(table, name: str) -> np.ndarray:
@@ -40,7 +41,11 @@ class LeRobotData:
             version = self.info.get("codebase_version")
             raise DatasetError(f"{self.root}: codebase_version {version!r}, this reader reads {CODEBASE_VERSION}")
         self.fps = float(self.info["fps"])
-        self.episodes = pq.read_table(self.root / EPISODES_PATH).to_pylist()
+        files = sorted((self.root / "meta" / "episodes").glob("chunk-*/file-*.parquet"))
+        if not files:
+            raise DatasetError(f"{self.root}: no meta/episodes/chunk-*/file-*.parquet")
+        rows = [r for f in files for r in pq.read_table(f).to_pylist()]  # every episodes file, not only the first
+        self.episodes = sorted(rows, key=lambda e: e["episode_index"])
         tasks = pq.read_table(self.root / "meta" / "tasks.parquet").to_pydict()
         self.tasks = dict(zip(tasks["task_index"], tasks["task"], strict=True))
         files = sorted({(e["data/chunk_index"], e["data/file_index"]) for e in self.episodes})

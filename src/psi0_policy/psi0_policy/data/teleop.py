@@ -1,27 +1,25 @@
-"""Raw G1 teleoperation episodes (the layout of Ψ0's and Humanoid Everyday's recordings) → 36-D Ψ0 state/action.
+"""Raw G1 teleoperation episodes (the layout of Ψ0's own recordings) → 36-D Ψ0 state/action.
 
 Input: `episode_N/data.json` and `episode_N/color/*.jpg`. data.json is a list of frames (or an object
 with the list under "data" and optional "task"/"instruction"/"text"); each frame:
 
     time                      UNIX seconds (capture time); missing → k / fps
-    states.arm_state (14)     left 7 then right 7 (G1 motors 15–28)
-    states.leg_state (15)     G1 motors 0–14 (legs 12, waist yaw, roll, pitch)
-    states.hand_state (14)    Dex3 left 7 then right 7
-    states.imu.{quaternion, gyroscope, accelerometer, rpy}
-    states.odometry.{position, velocity, rpy, quat}   (world frame)
-    actions.sol_q (14) or actions.left_angles + right_angles (7 + 7)   commanded arm joints
-    actions.hand_angles (14) or left_hand_angles + right_hand_angles   commanded hands (optional)
+    states.hand_state (14)    measured Dex3 joints, left 7 then right 7
+    states.arm_state (14)     measured arm joints, left 7 then right 7 (G1 motors 15–28)
+    actions.left_angles (7), actions.right_angles (7)   commanded Dex3 joints
+    actions.sol_q (29, or 14)  commanded body joints (the IK solution; arms are motors 15–28); 14 values: arms only
+    actions.torso_rpy (3), torso_height               the operator's torso command (rad, m)
+    actions.torso_vx, torso_vy, torso_vyaw, target_yaw   the operator's locomotion command (m/s, rad/s, rad)
     image / colors.{name}     relative JPEG path(s); missing → color/*.jpg in name order
+Other fields (legs, IMU, odometry, torso_dyaw) are not read.
 
-36-D action (DESIGN.md §6) per frame k; where the recording holds no command, the next frame's
-measurement stands for it (the target the robot reached), the last frame repeating its own:
-    0:14   hands: commanded, else hand_state[k+1]
-    14:28  arms: sol_q / left+right angles
-    28:31  torso roll, pitch, yaw: waist joints (leg_state 13, 14, 12) at k+1
-    31     base height: odometry z at k+1
-    32:35  vx, vy in the heading frame (odometry velocity rotated by −yaw), yaw rate (imu gyroscope z), at k
-    35     target yaw: odometry yaw at k+1
-State: hand_state 14, arm_state 14, torso rpy + height measured at k (4), zeros (4).
+Per frame k, as the official converter (scripts/data/raw_to_lerobot.py) builds them — dims 28–35 are the
+operator's *commands*, never measurements:
+    action 0:14 left_angles + right_angles · 14:28 sol_q arms · 28:31 torso_rpy · 31 torso_height ·
+           32 torso_vx · 33 torso_vy · 34 torso_vyaw · 35 target_yaw                        (all of frame k)
+    state  0:14 hand_state · 14:28 arm_state (measured at k) · 28:32 the torso_rpy and torso_height
+           commanded at frame k − 1 (0, 0, 0, 0.75 m before the first) · 32:36 zeros
+A frame without one of these fields is an EpisodeError naming it (nothing is guessed from measurements).
 """
 
 from __future__ import annotations
@@ -32,7 +30,11 @@ from typing import Any
 
 import numpy as np
 
+from psi0_core.g1_adapter import ACTION_DIM, ARMS, HANDS, WBC, G1Adapter
+from psi0_core.robot import ARM_MOTORS, BODY_MOTORS
 from psi0_policy.data.episode import Episode, EpisodeError
+
+COMMAND_SCALARS = ("torso_height", "torso_vx", "torso_vy", "torso_vyaw", "target_yaw")  # after torso_rpy (3)
 
 
 def _vec(frame: dict[str, Any], path: str, n: int, where: str) -> np.ndarray:
@@ -95,15 +97,8 @@ def read_teleop(episode_dir: str | Path, task: str | None = None, fps: float = 3
     task = task or meta.get("task") or meta.get("instruction") or (text.get("goal") if isinstance(text, dict) else text) \
         or ep.parent.name.replace("_", " ")
     n = len(frames)
-    arm = np.zeros((n, 14))
-    hand = np.zeros((n, 14))
-    leg = np.zeros((n, 15))
-    pos = np.zeros((n, 3))
-    vel = np.zeros((n, 3))
-    rpy = np.zeros((n, 3))
-    gyro = np.zeros((n, 3))
-    cmd_arm = np.zeros((n, 14))
-    cmd_hand = np.full((n, 14), np.nan)
+    arm, hand, cmd_hand, cmd_arm = (np.zeros((n, 14)) for _ in range(4))
+    cmd_wbc = np.zeros((n, 8))  # torso rpy, height, vx, vy, yaw rate, target yaw
     t = np.zeros(n)
     for k, fr in enumerate(frames):
         where = f"{f} frame {k}"
@@ -111,39 +106,18 @@ def read_teleop(episode_dir: str | Path, task: str | None = None, fps: float = 3
             raise EpisodeError(f"{where}: not an object")
         arm[k] = _vec(fr, "states.arm_state", 14, where)
         hand[k] = _vec(fr, "states.hand_state", 14, where)
-        leg[k] = _vec(fr, "states.leg_state", 15, where)
-        pos[k] = _vec(fr, "states.odometry.position", 3, where)
-        vel[k] = _vec(fr, "states.odometry.velocity", 3, where)
-        rpy[k] = _vec(fr, "states.odometry.rpy", 3, where)
-        gyro[k] = _vec(fr, "states.imu.gyroscope", 3, where)
-        a = _opt(fr, ("actions.sol_q", 14), ("actions.left_angles+actions.right_angles", 14))
-        if a is None:
-            raise EpisodeError(f"{where}: no arm command (actions.sol_q or actions.left_angles/right_angles)")
-        cmd_arm[k] = a
-        h = _opt(fr, ("actions.hand_angles", 14), ("actions.left_hand_angles+actions.right_hand_angles", 14))
-        if h is not None:
-            cmd_hand[k] = h
+        cmd_hand[k] = np.r_[_vec(fr, "actions.left_angles", 7, where), _vec(fr, "actions.right_angles", 7, where)]
+        body = _opt(fr, ("actions.sol_q", BODY_MOTORS))
+        cmd_arm[k] = body[ARM_MOTORS] if body is not None else _vec(fr, "actions.sol_q", 14, where)
+        cmd_wbc[k] = np.concatenate([_vec(fr, "actions.torso_rpy", 3, where)]
+                                    + [_vec(fr, f"actions.{key}", 1, where) for key in COMMAND_SCALARS])
         t[k] = float(fr["time"]) if "time" in fr else k / fps
     if np.any(np.diff(t) <= 0):
         raise EpisodeError(f"{f}: capture times are not strictly increasing")
-    nxt = np.r_[np.arange(1, n), n - 1]
-    torso = leg[:, [13, 14, 12]]  # waist roll, pitch, yaw
-    yaw = rpy[:, 2]
-    c, s = np.cos(yaw), np.sin(yaw)
-    action = np.zeros((n, 36))
-    action[:, 0:14] = np.where(np.isnan(cmd_hand), hand[nxt], cmd_hand)
-    action[:, 14:28] = cmd_arm
-    action[:, 28:31] = torso[nxt]
-    action[:, 31] = pos[nxt, 2]
-    action[:, 32] = c * vel[:, 0] + s * vel[:, 1]
-    action[:, 33] = -s * vel[:, 0] + c * vel[:, 1]
-    action[:, 34] = gyro[:, 2]
-    action[:, 35] = yaw[nxt]
-    state = np.zeros((n, 36))
-    state[:, 0:14] = hand
-    state[:, 14:28] = arm
-    state[:, 28:31] = torso
-    state[:, 31] = pos[:, 2]
+    action = np.zeros((n, ACTION_DIM))
+    action[:, HANDS], action[:, ARMS], action[:, WBC] = cmd_hand, cmd_arm, cmd_wbc
+    previous = np.vstack([G1Adapter.default_commanded(), G1Adapter.commanded(action[:-1])])  # (n, 4)
+    state = G1Adapter.state(hand, arm, previous)
     paths = _image_paths(ep, frames)
     for key, ps in paths.items():
         missing = [p for p in ps if not p.exists()]

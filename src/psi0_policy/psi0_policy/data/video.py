@@ -62,11 +62,17 @@ def encode(path: str | Path, frames: Iterable[np.ndarray], fps: float, crf: int 
 
 
 def decode(path: str | Path, start: int = 0, stop: int | None = None, step: int = 1) -> Iterator[np.ndarray]:
-    """Yield RGB frames [start:stop:step] of an MP4 in order."""
+    """Yield RGB frames [start:stop:step] of an MP4 in order. A later start seeks to the keyframe before it (by
+    timestamp: constant frame rate, frame k at k / fps) instead of decoding everything before it."""
     with av.open(str(path)) as f:
         stream = f.streams.video[0]
         stream.thread_type = "AUTO"
-        for k, frame in enumerate(f.decode(stream)):
+        rate, base = stream.average_rate or stream.base_rate, stream.time_base
+        seekable = start > 0 and rate is not None and base is not None
+        if seekable:
+            f.seek(int(start / float(rate) / float(base)), stream=stream, backward=True, any_frame=False)
+        for n, frame in enumerate(f.decode(stream)):
+            k = round(float(frame.pts * base * rate)) if seekable and frame.pts is not None else n
             if stop is not None and k >= stop:
                 break
             if k >= start and (k - start) % step == 0:

@@ -21,6 +21,8 @@ from typing import Protocol
 import torch
 
 from psi0_policy.engines.static_context import StaticContext
+from psi0_policy.model import flow
+from psi0_policy.model.preprocess import Preprocessor
 from psi0_policy.model.psi0 import BackboneInputs, Psi0Model
 
 log = logging.getLogger(__name__)
@@ -49,7 +51,7 @@ class CudaGraphEngine:
     name = "cuda_graph"
 
     def __init__(self, model: Psi0Model, device: str = "cuda", dtype: str = "bf16", warmup: int = 3,
-                 capture_backbone: bool = True) -> None:
+                 capture_backbone: bool = True, preprocessor: Preprocessor | None = None) -> None:
         if not torch.cuda.is_available():
             raise RuntimeError("the cuda_graph engine needs a CUDA GPU")
         self.device = torch.device(device)
@@ -60,17 +62,19 @@ class CudaGraphEngine:
         self.backbone_fallback: str | None = None if capture_backbone else "capture_backbone=False"
         self.graphs: dict[tuple, tuple[Replayable, dict[str, torch.Tensor]]] = {}
         self.contexts: dict[int, StaticContext] = {}  # per camera count
+        self.preprocessor = preprocessor  # fixes the prompt layout the static context is built for
 
     # ---- what the graph runs ----------------------------------------------------------------------
     def _expert_loop(self, b: dict[str, torch.Tensor], obs: torch.Tensor, mask: torch.Tensor) -> None:
         n = self.cfg.num_steps
-        dt = 1.0 / n
+        timesteps, sigmas = flow.schedule(n, b["noise"].device)  # constants of the graph
         clean = b["clean"]
-        x = torch.where(clean[..., None], b["prefix"], b["noise"])
-        for i in range(n):
-            t = torch.where(clean, torch.zeros_like(b["t_ref"]), torch.full_like(b["t_ref"], 1.0 - i * dt))
+        x = b["noise"]
+        for i in range(n):  # flow.sample_rtc with a boolean prefix mask instead of a slice (static shapes)
+            x = torch.where(clean[..., None], b["prefix"], x)
+            t = torch.where(clean, torch.zeros_like(b["t_ref"]), timesteps[i].expand_as(b["t_ref"]))
             v = self.model.expert(obs, x.to(self.dtype), t, mask).float()
-            x = torch.where(clean[..., None], b["prefix"], x - dt * v)
+            x = x + (sigmas[i + 1] - sigmas[i]) * v
         b["out"].copy_(x)
 
     def _chunk(self, b: dict[str, torch.Tensor], ctx: StaticContext | None) -> None:
@@ -107,7 +111,7 @@ class CudaGraphEngine:
     def _context(self, inputs: BackboneInputs) -> StaticContext:
         cameras = int(inputs["image_grid_thw"].shape[0])
         if cameras not in self.contexts:
-            self.contexts[cameras] = StaticContext(self.model, cameras)
+            self.contexts[cameras] = StaticContext(self.model, cameras, self.preprocessor)
         return self.contexts[cameras]
 
     def _full_graph(self, inputs: BackboneInputs) -> tuple[Replayable, dict[str, torch.Tensor], StaticContext]:
@@ -152,7 +156,7 @@ class CudaGraphEngine:
                 return b["out"].float().cpu()
         dev_inputs = {k: v.to(self.device) for k, v in inputs.items()}
         dev_inputs["pixel_values"] = dev_inputs["pixel_values"].to(self.dtype)
-        obs, mask = self.model.context(dev_inputs, state.to(self.device, self.dtype))
+        obs, mask = self.model.context(dev_inputs, state.to(self.device, self.dtype), deploy=True)
         length = int(mask.shape[1])
         key = ("expert", length)
         if key not in self.graphs:

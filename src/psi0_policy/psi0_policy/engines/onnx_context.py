@@ -4,7 +4,7 @@
     obs = session.run(None, context_feeds(model, inputs, state))[0]       # (1, L+1, W)
 
 What makes the stock Hugging Face forward exportable with static shapes (one image size, one camera count,
-`max_text_tokens` text slots — the Preprocessor's fixed layout):
+`max_text_tokens` instruction slots — the Preprocessor's fixed layout, chat template included):
 - the image grid is a constant of the graph, so the vision tower's position tables, window lengths and split
   sizes (computed on the host from it) are baked in correctly;
 - the 3-D M-RoPE position ids depend on the instruction's length: they are an *input*, computed by
@@ -26,15 +26,15 @@ import numpy as np
 import torch
 from torch import nn
 
+from psi0_policy.model.preprocess import Preprocessor
 from psi0_policy.model.psi0 import BackboneInputs, Psi0Model
 
 INPUTS = ("input_ids", "attention_mask", "pixel_values", "position_ids", "state")
 
 
-def image_token_positions(model: Psi0Model, cameras: int) -> torch.Tensor:
-    """Indices of the image tokens in the Preprocessor's layout: per camera <start> <image>×N <end>, then text."""
-    n = model.cfg.image_tokens
-    return torch.cat([torch.arange(k * (n + 2) + 1, k * (n + 2) + 1 + n) for k in range(cameras)])
+def image_token_positions(inputs: BackboneInputs) -> torch.Tensor:
+    """Indices of the image tokens of a (batch-1) prompt in the Preprocessor's fixed layout."""
+    return torch.nonzero(inputs["mm_token_type_ids"][0] == 1).flatten()
 
 
 @contextmanager
@@ -63,7 +63,7 @@ class _Context(nn.Module):
         out = self.model.backbone.vlm(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids,
                                       pixel_values=pixel_values, image_grid_thw=self.grid, mm_token_type_ids=mm,
                                       use_cache=False)
-        return self.model.expert.encode_context(out.last_hidden_state, state)
+        return self.model.expert.encode_context(out.last_hidden_state, state, attention_mask.sum(1))
 
 
 def position_ids(model: Psi0Model, inputs: BackboneInputs) -> torch.Tensor:
@@ -74,28 +74,33 @@ def position_ids(model: Psi0Model, inputs: BackboneInputs) -> torch.Tensor:
     return p
 
 
-def example_inputs(model: Psi0Model, cameras: int) -> BackboneInputs:
-    from psi0_policy.model.preprocess import Preprocessor, make_tokenizer
+def example_inputs(model: Psi0Model, cameras: int, pre: Preprocessor | None = None) -> BackboneInputs:
+    """A fixed-length prompt with padding present (a short instruction), laid out by `pre` — the Preprocessor the
+    engine will be fed by. Byte-tokenizer models can make their own; a Qwen-tokenizer model needs its tokenizer,
+    since the chat template's token count fixes the layout."""
+    from psi0_policy.model.preprocess import ByteTokenizer, Preprocessor
 
-    class _Placeholder:  # any tokenizer will do: only the shapes and the padding matter
-        def encode(self, text: str) -> list[int]:
-            return [model.cfg.pad_token_id - 1] * 3
-
-    tok = make_tokenizer(model.cfg) if model.cfg.tokenizer == "bytes" else _Placeholder()
+    if pre is None:
+        if model.cfg.tokenizer != "bytes":
+            raise ValueError("a qwen-tokenizer model's fixed prompt layout needs its Preprocessor (the bundle's tokenizer)")
+        pre = Preprocessor(model.cfg, ByteTokenizer(), fixed_length=True)
+    elif not pre.fixed_length:
+        pre = Preprocessor(pre.cfg, pre.tokenizer, fixed_length=True)
     h, w = model.cfg.image_size
     img = np.full((h, w, 3), 128, np.uint8)
-    return Preprocessor(model.cfg, tok)([[img] * cameras], ["abc"])  # short text: padding present in the trace
+    return pre([[img] * cameras], ["abc"])
 
 
-def export_context(model: Psi0Model, path: str | Path, cameras: int = 1, opset: int = 17) -> Path:
+def export_context(model: Psi0Model, path: str | Path, cameras: int = 1, opset: int = 17,
+                   pre: Preprocessor | None = None) -> Path:
     model = model.float().eval()
-    inputs = example_inputs(model, cameras)
+    inputs = example_inputs(model, cameras, pre)
     state = torch.zeros(1, model.cfg.state_dim)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     graph = _Context(model, inputs["image_grid_thw"].clone()).eval()
     args = (inputs["input_ids"], inputs["attention_mask"], inputs["pixel_values"], position_ids(model, inputs), state)
-    with static_deepstack(model, image_token_positions(model, cameras)), torch.no_grad():
+    with static_deepstack(model, image_token_positions(inputs)), torch.no_grad():
         torch.onnx.export(graph, args, str(path), input_names=list(INPUTS), output_names=["obs"], opset_version=opset,
                           dynamo=False)
     return path

@@ -3,7 +3,7 @@
 What runs where: the observation path (Qwen3-VL backbone + the expert's context projection, one graph, see
 onnx_context.py) and the expert's velocity network — called `num_steps` times per chunk — run in ONNX Runtime
 (CPU or CUDA provider); the host does the preprocessing, the M-RoPE position ids and the Euler loop with the
-prefix handling (the same as flow.sample's). Without a context graph (`context_path`), the observation path
+prefix handling (flow.sample_rtc, the official schedule). Without a context graph (`context_path`), the observation path
 runs in PyTorch.
 """
 
@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from psi0_policy.engines.onnx_context import context_feeds
+from psi0_policy.model import flow
 from psi0_policy.model.psi0 import BackboneInputs, Psi0Model
 
 
@@ -75,19 +76,11 @@ class OnnxEngine:
         if self.context_session is not None:
             obs = self.context_session.run(None, context_feeds(self.model, inputs, state))[0]
         else:
-            obs = self.model.context(inputs, state.float())[0].numpy()
+            obs = self.model.context(inputs, state.float(), deploy=True)[0].numpy()
         feeds = {"obs": obs.astype(np.float32), "obs_mask": mask.numpy().astype(np.int64)}
-        x = noise.numpy().astype(np.float32).copy()
-        h = x.shape[1]
-        clean = np.arange(h)[None] < prefix_len
-        if prefix_len:
-            x[:, :prefix_len] = prefix[:, :prefix_len].numpy()
-        n = self.cfg.num_steps
-        dt = 1.0 / n
-        for i in range(n):
-            t = np.where(clean, 0.0, 1.0 - i * dt).astype(np.float32)
-            v = self.session.run(None, {**feeds, "x": x, "t": t})[0]
-            x = x - dt * v
-            if prefix_len:
-                x[:, :prefix_len] = prefix[:, :prefix_len].numpy()
-        return torch.from_numpy(x)
+
+        def velocity(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+            out = self.session.run(None, {**feeds, "x": x.numpy().astype(np.float32), "t": t.numpy().astype(np.float32)})
+            return torch.from_numpy(out[0])
+
+        return flow.sample_rtc(velocity, noise.float(), self.cfg.num_steps, prefix, prefix_len, per_token=True)

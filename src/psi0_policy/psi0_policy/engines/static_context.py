@@ -28,11 +28,12 @@ import torch
 from torch import nn
 
 from psi0_policy.engines.onnx_context import example_inputs, image_token_positions, position_ids, static_deepstack
+from psi0_policy.model.preprocess import Preprocessor
 from psi0_policy.model.psi0 import BackboneInputs, Psi0Model
 
 
 class StaticContext(nn.Module):
-    def __init__(self, model: Psi0Model, cameras: int = 1) -> None:
+    def __init__(self, model: Psi0Model, cameras: int = 1, preprocessor: Preprocessor | None = None) -> None:
         super().__init__()
         try:  # transformers ≥ 5.2x: the vision helpers whose results the vision tower accepts precomputed
             from transformers.vision_utils import (
@@ -45,7 +46,7 @@ class StaticContext(nn.Module):
         self.model = model
         self.cameras = cameras
         dev = next(model.parameters()).device
-        ref = example_inputs(model, cameras)
+        ref = example_inputs(model, cameras, preprocessor)
         self.grid = ref["image_grid_thw"].cpu()  # host constant: the vision tower derives split sizes from it
         self.length = ref["input_ids"].shape[1]
         vis = model.backbone.vlm.visual
@@ -57,7 +58,7 @@ class StaticContext(nn.Module):
         self.register_buffer("vision_position_ids", get_vision_position_ids(self.grid, vis.spatial_merge_size).to(dev),
                              persistent=False)  # (patches, 2)
         self.cu_seqlens, self.max_seqlen = get_vision_attention_seqlens(self.grid, vis.config)  # host
-        self.register_buffer("image_positions", image_token_positions(model, cameras).to(dev), persistent=False)
+        self.register_buffer("image_positions", image_token_positions(ref).to(dev), persistent=False)
         causal = torch.ones(self.length, self.length, dtype=torch.bool, device=dev).tril()
         self.register_buffer("causal", causal, persistent=False)  # (L, L)
         self._rope: dict[int, torch.Tensor] = {}
@@ -91,4 +92,4 @@ class StaticContext(nn.Module):
                                         position_ids=position_ids, visual_pos_masks=None,
                                         deepstack_visual_embeds=out.deepstack_features, use_cache=False)
         last = hidden.last_hidden_state  # (1, L, C)
-        return self.model.expert.encode_context(last, state.to(last.dtype))  # (1, L+1, W)
+        return self.model.expert.encode_context(last, state.to(last.dtype), attention_mask.sum(1))  # (1, L+1, W)

@@ -16,6 +16,7 @@ from pathlib import Path
 import torch
 
 from psi0_policy.engines.onnx_engine import export_expert
+from psi0_policy.model import flow
 from psi0_policy.model.psi0 import BackboneInputs, Psi0Model
 
 COSINE_GATE = 0.999
@@ -98,17 +99,9 @@ class TensorRTEngine:
     def infer(self, inputs: BackboneInputs, state: torch.Tensor, noise: torch.Tensor,
               prefix: torch.Tensor | None = None, prefix_len: int = 0) -> torch.Tensor:
         inputs = {k: v.cuda() for k, v in inputs.items()}
-        obs, mask = self.model.context(inputs, state.float().cuda())
+        obs, mask = self.model.context(inputs, state.float().cuda(), deploy=True)
         mask = mask.to(torch.int64).contiguous()
-        x = noise.float().cuda().clone()
-        h = x.shape[1]
-        clean = (torch.arange(h, device=x.device) < prefix_len)[None]
-        pre = torch.zeros_like(x)
-        if prefix_len:
-            pre[:, :prefix_len] = prefix[:, :prefix_len].cuda()
-        n = self.cfg.num_steps
-        for i in range(n):
-            x = torch.where(clean[..., None], pre, x)
-            t = torch.where(clean, 0.0, 1.0 - i / n).float().contiguous()
-            x = x - (1.0 / n) * self._velocity(obs.contiguous(), mask, x.contiguous(), t)
-        return torch.where(clean[..., None], pre, x).cpu()
+        obs = obs.contiguous()
+        velocity = lambda x, t: self._velocity(obs, mask, x.contiguous(), t.float().contiguous())  # noqa: E731
+        pre = prefix.cuda() if prefix is not None else None
+        return flow.sample_rtc(velocity, noise.float().cuda(), self.cfg.num_steps, pre, prefix_len, per_token=True).cpu()

@@ -4,13 +4,10 @@
     <dir>/config.json         ModelConfig.to_dict()
     <dir>/stats.json          {"action": {min, max, q01, q99, mean, std}, "state": {...}} (optional)
 
-`convert_released_state_dict` maps the public Ψ0 release's parameter layout onto ours. That layout
-is the Hugging Face Qwen3-VL one for the backbone (`model.visual.*`, `model.language_model.*`) and
-the diffusers SD3 joint-block names for the action expert (`transformer_blocks.{i}.attn.to_q` …,
-`norm1.linear`, `norm1_context.linear`, `ff.net.0.proj`, `ff_context.net.2`, `attn.to_add_out`, …),
-under configurable prefixes. The release could not be downloaded here: the converter is verified
-on a synthetic checkpoint built from those documented names and shapes (tests/policy), not on the
-real file; where the real file differs, the converter reports every unmapped or missing key.
+`convert_official_state_dict` / `load_official_weights` take the official Ψ0 layouts (a training run's checkpoint,
+the released action_header.safetensors, the released Qwen3-VL folder): the expert's names are the official ones,
+so only prefixes map; every missing, unknown or mis-shaped key is named in the error. Verified on the official
+parity fixture's state dict (tests/policy/test_official_parity.py, test_model.py).
 """
 
 from __future__ import annotations
@@ -71,66 +68,61 @@ def load_checkpoint(folder: str | Path, map_location: str = "cpu") -> tuple[Psi0
     return model.eval(), stats
 
 
-# ---- the public release's layout -----------------------------------------------------------------
-_STREAM = {"act": ("", "norm1", "ff", "to_out.0"), "obs": ("add_", "norm1_context", "ff_context", "to_add_out")}
+# ---- the official layouts -------------------------------------------------------------------------
+# The expert's parameter names are the official ones (model/expert.py), so only prefixes change:
+#   training checkpoint (checkpoints/ckpt_*/model.safetensors):  action_header.*, vlm_model.model.{visual,language_model}.*,
+#                                                                vlm_model.lm_head.weight (tied to the embeddings)
+#   released action expert (action_header.safetensors):          the expert's keys without a prefix
+#   released VLM folder (save_pretrained of Qwen3-VL):           model.{visual,language_model}.*, lm_head.weight
+OFFICIAL_PREFIXES = {
+    "training": (("action_header.", "expert."), ("vlm_model.model.", "backbone.vlm."), ("vlm_model.lm_head.", None)),
+    "expert": (("", "expert."),),
+    "vlm": (("model.", "backbone.vlm."), ("lm_head.", None)),
+}
 
 
-def released_expert_names(depth: int) -> list[str]:
-    """Parameter names of the released expert's joint blocks (diffusers SD3 naming), for documentation/tests."""
-    names = []
-    for i in range(depth):
-        b = f"transformer_blocks.{i}"
-        for _, (qkv, norm, ff, out) in _STREAM.items():
-            for x in ("q", "k", "v"):
-                proj = f"attn.{qkv}{x}_proj" if qkv else f"attn.to_{x}"
-                names += [f"{b}.{proj}.weight", f"{b}.{proj}.bias"]
-            names += [f"{b}.{norm}.linear.weight", f"{b}.{norm}.linear.bias", f"{b}.attn.{out}.weight",
-                      f"{b}.attn.{out}.bias", f"{b}.{ff}.net.0.proj.weight", f"{b}.{ff}.net.0.proj.bias",
-                      f"{b}.{ff}.net.2.weight", f"{b}.{ff}.net.2.bias"]
-        names += [f"{b}.attn.norm_q.weight", f"{b}.attn.norm_k.weight", f"{b}.attn.norm_added_q.weight",
-                  f"{b}.attn.norm_added_k.weight"]
-    return names
+class CheckpointLayoutError(KeyError):
+    """An official checkpoint does not fit the model: the message names the missing, unknown or mis-shaped keys."""
+
+    def __str__(self) -> str:  # KeyError would print the message in quotes
+        return str(self.args[0])
 
 
-def convert_released_state_dict(sd: dict[str, torch.Tensor], depth: int, vlm_prefix: str = "vlm.",
-                                expert_prefix: str = "action_expert.",
-                                extra: dict[str, str] | None = None) -> dict[str, torch.Tensor]:
-    """Released names → ours. `extra` maps the remaining released names (projections, time embedding, final
-    layer) one to one, e.g. {"action_expert.proj_out.weight": "expert.final_out.weight"}."""
+def convert_official_state_dict(sd: dict[str, torch.Tensor], layout: str) -> dict[str, torch.Tensor]:
+    """Official names → this model's, for one of OFFICIAL_PREFIXES' layouts (tied lm_head weights are dropped)."""
+    if layout not in OFFICIAL_PREFIXES:
+        raise ValueError(f"unknown official layout {layout!r}; known: {', '.join(OFFICIAL_PREFIXES)}")
     out: dict[str, torch.Tensor] = {}
-    used: set[str] = set()
-
-    def take(name: str) -> torch.Tensor:
-        used.add(name)
-        return sd[name]
-
-    for k, v in sd.items():  # backbone: HF Qwen3-VL for-generation layout → Qwen3VLModel layout
-        if k.startswith(vlm_prefix + "model."):
-            out["backbone.vlm." + k[len(vlm_prefix + "model."):]] = v
-            used.add(k)
-        elif k.startswith(vlm_prefix + "lm_head."):
-            used.add(k)  # tied to the embeddings
-    p = expert_prefix
-    for i in range(depth):
-        b = f"{p}transformer_blocks.{i}"
-        for ours, (qkv, norm, ff, outp) in _STREAM.items():
-            dst = f"expert.blocks.{i}.{ours}"
-            names = [f"{b}.attn.{qkv}{x}_proj" if qkv else f"{b}.attn.to_{x}" for x in ("q", "k", "v")]
-            out[f"{dst}.qkv.weight"] = torch.cat([take(n + ".weight") for n in names])
-            out[f"{dst}.qkv.bias"] = torch.cat([take(n + ".bias") for n in names])
-            out[f"{dst}.ada.1.weight"] = take(f"{b}.{norm}.linear.weight")
-            out[f"{dst}.ada.1.bias"] = take(f"{b}.{norm}.linear.bias")
-            out[f"{dst}.proj.weight"] = take(f"{b}.attn.{outp}.weight")
-            out[f"{dst}.proj.bias"] = take(f"{b}.attn.{outp}.bias")
-            for src, tgt in (("net.0.proj", "mlp.0"), ("net.2", "mlp.2")):
-                out[f"{dst}.{tgt}.weight"] = take(f"{b}.{ff}.{src}.weight")
-                out[f"{dst}.{tgt}.bias"] = take(f"{b}.{ff}.{src}.bias")
-            qn, kn = ("norm_added_q", "norm_added_k") if qkv else ("norm_q", "norm_k")
-            out[f"{dst}.q_norm.weight"] = take(f"{b}.attn.{qn}.weight")
-            out[f"{dst}.k_norm.weight"] = take(f"{b}.attn.{kn}.weight")
-    for src, dst in (extra or {}).items():
-        out[dst] = take(src)
-    left = sorted(set(sd) - used)
-    if left:
-        raise KeyError(f"released checkpoint: {len(left)} keys not mapped, e.g. {left[:5]}")
+    unknown = []
+    for k, v in sd.items():
+        for src, dst in OFFICIAL_PREFIXES[layout]:
+            if k.startswith(src):
+                if dst is not None:
+                    out[dst + k[len(src):]] = v
+                break
+        else:
+            unknown.append(k)
+    if unknown:
+        raise CheckpointLayoutError(f"{len(unknown)} keys fit no {layout!r} prefix "
+                                    f"({', '.join(p for p, _ in OFFICIAL_PREFIXES[layout]) or 'none'}), e.g. {unknown[:5]}")
     return out
+
+
+def load_official_weights(model: Psi0Model, parts: dict[str, dict[str, torch.Tensor]], strict_backbone: bool = True) -> None:
+    """Load official state dicts ({layout: state dict}) into `model`; CheckpointLayoutError lists what does not fit.
+    Every expert key must be present; backbone keys too unless strict_backbone is False (an expert-only load)."""
+    converted: dict[str, torch.Tensor] = {}
+    for layout, sd in parts.items():
+        converted.update(convert_official_state_dict(sd, layout))
+    own = model.state_dict()
+    unexpected = sorted(k for k in converted if k not in own)
+    shapes = sorted(f"{k}: {tuple(converted[k].shape)} vs {tuple(own[k].shape)}" for k in converted
+                    if k in own and converted[k].shape != own[k].shape)
+    tied = {k for k in own if k.endswith("embed_tokens.weight") or k.startswith("lm_head")}
+    missing = sorted(k for k in own if k not in converted and k not in tied
+                     and (strict_backbone or k.startswith("expert.")))
+    if unexpected or shapes or missing:
+        raise CheckpointLayoutError("official checkpoint does not fit the model: "
+                                    + "; ".join(f"{what} ({len(x)}): {x[:4]}" for what, x in
+                                                (("missing", missing), ("unexpected", unexpected), ("shape", shapes)) if x))
+    model.load_state_dict(converted, strict=False)

@@ -8,12 +8,13 @@ a CPU in minutes (tests use it). `from_dict` rejects unknown keys with the close
 from __future__ import annotations
 
 import dataclasses
-import difflib
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from psi0_core.params import ConfigError, check_keys
 
-class ModelConfigError(ValueError):
+
+class ModelConfigError(ConfigError):
     pass
 
 
@@ -45,10 +46,13 @@ class VisionConfig:
 
 @dataclass(frozen=True)
 class ExpertConfig:
-    width: int = 1536
-    depth: int = 6
-    heads: int = 24
+    width: int = 1536  # official action_hidden_dim
+    depth: int = 6  # action_num_blocks (the last one context-pre-only)
+    heads: int = 24  # action_nheads
+    head_dim: int = 64  # attention_head_dim (the attention's inner width is heads × head_dim)
     mlp_ratio: float = 4.0
+    state_dropout: float = 0.2  # official: Dropout before the proprioception token's Linear (training only)
+    token_dropout: float = 0.1  # official: Dropout on every observation token (training only)
 
 
 @dataclass(frozen=True)
@@ -58,20 +62,25 @@ class ModelConfig:
     vision: VisionConfig = field(default_factory=VisionConfig)
     expert: ExpertConfig = field(default_factory=ExpertConfig)
     horizon: int = 30  # H actions per chunk (1 s at 30 Hz)
-    action_dim: int = 36  # D (DESIGN.md §6)
+    action_dim: int = 36  # D (the G1 layout: psi0_core.g1_adapter)
     state_dim: int = 36
     num_steps: int = 8  # Euler steps at inference
     image_size: tuple[int, int] = (256, 320)  # (h, w) fed to the vision tower: 240×320 rounded to ×32
-    max_text_tokens: int = 16
+    camera_resize: tuple[int, int] | None = (240, 320)  # (h, w) of the official dataset transform, before that
+    max_text_tokens: int = 48  # instruction tokens of the fixed-shape engines' prompt (the torch engine has no limit)
     tokenizer: str = "qwen"  # "qwen" (local folder) or "bytes" (byte-level fallback)
     # special tokens of the Qwen vocabulary (byte tokenizer: placed after the 256 byte values)
     image_token_id: int = 151655
     vision_start_token_id: int = 151652
     vision_end_token_id: int = 151653
     pad_token_id: int = 151643
+    im_start_token_id: int = 151644  # chat template turns
+    im_end_token_id: int = 151645
+    text_tokens: int = 151669  # len(tokenizer): stage-1 action tokens are added from this id on (official layout)
     rtc_max_delay: int = 7  # training-time real-time chunking: prefix d ~ U{0..rtc_max_delay}
-    # FAST action tokens appended to the text vocabulary by stage-1 pre-training (0: none). They occupy ids
-    # [vocab_size − action_vocab − 2, vocab_size − 2); the last two ids are <action_start>, <action_end>.
+    # FAST action tokens added to the vocabulary by stage-1 pre-training (0: none), as the official tokenizer adds
+    # them: <|a_i|> at text_tokens + i, then <|action_start|>, <|action_end|>; the embedding is resized to a multiple
+    # of 192 (train/pretrain.py).
     action_vocab: int = 0
 
     def __post_init__(self) -> None:
@@ -82,6 +91,8 @@ class ModelConfig:
             raise ModelConfigError(f"image_size {self.image_size} must be multiples of {unit} (patch × merge)")
         if self.expert.width % self.expert.heads:
             raise ModelConfigError("expert width must be divisible by heads")
+        if self.text_tokens > self.text.vocab_size:
+            raise ModelConfigError(f"text_tokens {self.text_tokens} exceeds the vocabulary ({self.text.vocab_size})")
         if not 0 <= self.rtc_max_delay < self.horizon:
             raise ModelConfigError("rtc_max_delay must be in [0, horizon)")
 
@@ -96,12 +107,9 @@ class ModelConfig:
 
 
 def _build(cls: type, data: dict[str, Any], where: str) -> Any:
-    names = {f.name: f for f in dataclasses.fields(cls)}
+    check_keys(data, [f.name for f in dataclasses.fields(cls)], where, ModelConfigError)
     kwargs = {}
     for key, value in data.items():
-        if key not in names:
-            close = difflib.get_close_matches(key, list(names), n=1)
-            raise ModelConfigError(f"{where}: unknown key {key!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
         sub = {"text": TextConfig, "vision": VisionConfig, "expert": ExpertConfig}.get(key) if cls is ModelConfig else None
         if sub is not None and isinstance(value, dict):
             value = _build(sub, value, f"{where}.{key}")
@@ -121,18 +129,18 @@ TINY = ModelConfig(
                     num_key_value_heads=2, head_dim=16, vocab_size=264, rope_theta=10000.0, mrope_section=(2, 3, 3)),
     vision=VisionConfig(depth=2, hidden_size=32, intermediate_size=64, num_heads=2, deepstack_visual_indexes=(0,),
                         num_position_embeddings=64),
-    expert=ExpertConfig(width=64, depth=2, heads=4),
+    expert=ExpertConfig(width=64, depth=2, heads=4, head_dim=16, state_dropout=0.0, token_dropout=0.0),  # deterministic
     image_size=(64, 96),
+    camera_resize=None,
     tokenizer="bytes",
+    max_text_tokens=32,
     image_token_id=256, vision_start_token_id=257, vision_end_token_id=258, pad_token_id=259,
+    im_start_token_id=260, im_end_token_id=261, text_tokens=262,
 )
 
 REGISTRY: dict[str, ModelConfig] = {"psi0": ModelConfig(), "tiny": TINY}
 
 
 def get_config(name: str, **overrides: Any) -> ModelConfig:
-    if name not in REGISTRY:
-        close = difflib.get_close_matches(name, list(REGISTRY), n=1)
-        raise ModelConfigError(f"unknown model config {name!r}; known: {sorted(REGISTRY)}"
-                               + (f" (did you mean {close[0]!r}?)" if close else ""))
+    check_keys([name], sorted(REGISTRY), f"model registry ({', '.join(sorted(REGISTRY))})", ModelConfigError, what="model config")
     return from_dict({**REGISTRY[name].to_dict(), **overrides}) if overrides else REGISTRY[name]

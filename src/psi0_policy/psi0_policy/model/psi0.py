@@ -26,34 +26,27 @@ class Psi0Model(nn.Module):
         self.backbone = Backbone(cfg)
         self.expert = ActionExpert(cfg, context_dim=cfg.text.hidden_size)
 
-    def freeze_backbone(self, frozen: bool = True) -> None:
-        for p in self.backbone.parameters():
-            p.requires_grad_(not frozen)
+    def context(self, inputs: BackboneInputs, state: torch.Tensor, deploy: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+        """Observation → (obs stream (B, L+1, W), context mask (B, L)). Runs the VLM once per chunk.
 
-    def context(self, inputs: BackboneInputs, state: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Observation → (obs stream (B, L+1, W), context mask (B, L)). Runs the VLM once per chunk."""
+        deploy: code the state token at the prompt's valid length (the official deploy path, which pads nothing), so
+        a fixed-length padded prompt gives what the unpadded one gives; training keeps the official training
+        layout (the state token right after the padded batch's last token)."""
         hidden = self.backbone(**inputs)  # (B, L, C)
-        return self.expert.encode_context(hidden, state.to(hidden.dtype)), inputs["attention_mask"]
+        where = inputs["attention_mask"].sum(1) if deploy else None
+        return self.expert.encode_context(hidden, state.to(hidden.dtype), where), inputs["attention_mask"]
 
-    def velocity_fn(self, obs: torch.Tensor, obs_mask: torch.Tensor) -> flow.Velocity:
+    def velocity_fn(self, obs: torch.Tensor, obs_mask: torch.Tensor | None) -> flow.Velocity:
+        """v(x, timestep) for one observation; timestep = σ·1000, (B,) or (B, H)."""
         return lambda x, t: self.expert(obs, x.to(obs.dtype), t, obs_mask).float()
 
-    def loss(self, inputs: BackboneInputs, state: torch.Tensor, actions: torch.Tensor,
-             generator: torch.Generator | None = None, rtc: bool = True) -> torch.Tensor:
-        """Flow-matching loss on a batch: actions (B, H, D) normalised; t ~ U(0, 1); with `rtc` a clean prefix of
-        d ~ U{0..rtc_max_delay} tokens per sample, left out of the loss."""
-        b = actions.shape[0]
-        noise = torch.randn(actions.shape, generator=generator).to(actions.device)
-        t = torch.rand(b, generator=generator).to(actions.device)
-        delays = flow.sample_delays(b, self.cfg.rtc_max_delay, generator) if rtc and self.cfg.rtc_max_delay > 0 else None
-        return self.loss_from(inputs, state, actions, noise, t, delays).mean()
-
     def loss_from(self, inputs: BackboneInputs, state: torch.Tensor, actions: torch.Tensor, noise: torch.Tensor,
-                  t: torch.Tensor, delays: torch.Tensor | None = None) -> torch.Tensor:
-        """Per-sample flow losses (B,) for given noise (B, H, D), flow times t (B,) and RTC delays (B,) (None: no prefix)."""
+                  sigma: torch.Tensor, delays: torch.Tensor | None = None) -> torch.Tensor:
+        """Per-sample flow losses (B,) (their mean is the official loss) for given noise (B, H, D), noise levels
+        sigma (B,) and RTC delays (B,) (None: no prefix)."""
         obs, mask = self.context(inputs, state)
         prefix = flow.prefix_mask(delays.to(actions.device), actions.shape[1]) if delays is not None else None
-        return flow.flow_loss(self.velocity_fn(obs, mask), actions, noise, t, prefix, reduce=False)
+        return flow.flow_loss(self.velocity_fn(obs, mask), actions, noise, sigma, prefix, reduce=False)
 
     def token_logits(self, inputs: BackboneInputs) -> torch.Tensor:
         """(B, L, V) next-token logits of the backbone through its tied embedding (stage-1 pre-training)."""
@@ -82,13 +75,14 @@ class Psi0Model(nn.Module):
     def sample_actions(self, inputs: BackboneInputs, state: torch.Tensor, noise: torch.Tensor,
                        prefix: torch.Tensor | None = None, prefix_len: int = 0, mode: str = "training",
                        num_steps: int | None = None) -> torch.Tensor:
-        """→ (B, H, D) normalised chunk. mode "training": the first prefix_len steps equal `prefix`
-        (training-time RTC); mode "guidance": inpaint toward `prefix` (previous chunk, overlap = its length)."""
-        obs, mask = self.context(inputs, state)
+        """→ (B, H, D) normalised chunk. mode "training": conditioned on the first prefix_len steps of `prefix`
+        (training-time RTC, flow.sample_rtc); mode "guidance": inpaint toward `prefix` (previous chunk, overlap = its
+        length)."""
+        obs, mask = self.context(inputs, state, deploy=True)
         v = self.velocity_fn(obs, mask)
         n = num_steps or self.cfg.num_steps
         if mode == "guidance" and prefix is not None:
             return flow.sample_guided(v, noise, n, prefix, frozen=prefix_len)
         if mode not in ("training", "guidance"):
             raise ValueError(f"unknown conditioning mode {mode!r}")
-        return flow.sample(v, noise, n, prefix, prefix_len)
+        return flow.sample_rtc(v, noise, n, prefix, prefix_len) if prefix is not None else flow.sample(v, noise, n)

@@ -2,6 +2,7 @@
 
     psi0 train {pretrain,posttrain,finetune} --config FILE [--set key=value ...] [--resume]
     psi0 export RUN_OR_CHECKPOINT -o BUNDLE [--no-onnx] [--text-tokenizer DIR]
+    psi0 convert (--run OFFICIAL_RUN [--step N] | --vlm DIR --expert FILE) --stats stats_psi0.json -o BUNDLE
 
 Multi-process (DDP or FSDP, per the config's `distributed`):
     torchrun --nproc_per_node N -m psi0_policy.train.cli finetune --config FILE
@@ -23,6 +24,18 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     e.add_argument("--no-onnx", action="store_true", help="skip the ONNX expert")
     e.add_argument("--text-tokenizer", default=None, help="folder with the Qwen tokenizer.json (qwen-tokenizer models)")
     e.set_defaults(func=cmd_export)
+    c = sub.add_parser("convert", help="an official Ψ0 run or release → a deployable bundle")
+    src = c.add_mutually_exclusive_group(required=True)
+    src.add_argument("--run", help="official training run folder (run_config.json, checkpoints/ckpt_<step>/)")
+    src.add_argument("--vlm", help="released Qwen3-VL folder (save_pretrained; with --expert)")
+    c.add_argument("--expert", help="released action_header.safetensors (with --vlm)")
+    c.add_argument("--step", type=int, default=None, help="checkpoint step of --run (default: the newest)")
+    c.add_argument("--stats", default=None, help="the dataset's meta/stats_psi0.json (default: <run>/stats_psi0.json)")
+    c.add_argument("--base", default="psi0", help="backbone shape: psi0 (Qwen3-VL-2B) or tiny (tests)")
+    c.add_argument("-o", "--out", required=True)
+    c.add_argument("--no-onnx", action="store_true", help="skip the ONNX graphs")
+    c.add_argument("--text-tokenizer", default=None, help="folder with tokenizer.json (default: the VLM folder)")
+    c.set_defaults(func=cmd_convert)
 
 
 def _train_args(t: argparse.ArgumentParser) -> None:
@@ -59,6 +72,25 @@ def cmd_export(ns: argparse.Namespace) -> int:
 
     m = export(ns.source, ns.out, onnx=not ns.no_onnx, text_tokenizer=ns.text_tokenizer)
     print(f"psi0 export: bundle {ns.out} from {m['source']} ({len(m['files'])} files)")
+    print(json.dumps({k: m[k] for k in ("stage", "step", "horizon", "action_dim")}))
+    return 0
+
+
+def cmd_convert(ns: argparse.Namespace) -> int:
+    from psi0_policy.model import official
+    from psi0_policy.train.export import write_bundle
+
+    if ns.vlm and not (ns.expert and ns.stats):
+        raise SystemExit("psi0 convert: --vlm needs --expert and --stats")
+    if ns.run and ns.expert:
+        raise SystemExit("psi0 convert: --expert goes with --vlm, not with --run")
+    if ns.run:
+        model, stats, facts = official.load_run(ns.run, ns.step, ns.base, ns.stats)
+    else:
+        model, stats, facts = official.load_release(ns.vlm, ns.expert, ns.stats, ns.base)
+    tok = ns.text_tokenizer or facts.get("tokenizer_dir")
+    m = write_bundle(model, stats, ns.out, facts, onnx=not ns.no_onnx, text_tokenizer=tok)
+    print(f"psi0 convert: bundle {ns.out} from {m['source']} ({len(m['files'])} files)")
     print(json.dumps({k: m[k] for k in ("stage", "step", "horizon", "action_dim")}))
     return 0
 

@@ -2,25 +2,29 @@
 
     cfg = load_train_config("config/train/finetune_tiny.yaml", overrides=["steps=50", "out=runs/x"])
 
-Unknown keys fail with the closest known name; values are type-checked and range-checked. The Ψ0 defaults
-(paper): AdamW, lr 1e-4, grad clip 1.0, warmup + constant or cosine schedule, bf16 autocast on GPU, chunk 16
-in post-training and 30 with training-time RTC delays 0..7 in fine-tuning, expert only in fine-tuning.
+Unknown keys fail with the closest known name; values are type-checked and range-checked. The stage files
+(config/train/{pretrain,posttrain,finetune}.yaml) carry the official recipes, read from the official training
+scripts (scripts/train/psi0/*.sh): AdamW (betas, eps, weight decay per stage), lr 1e-4 with per-group rates for the
+vision tower and mergers in pre-training, grad clip 1.0, warmup then constant or cosine (to 0 in fine-tuning),
+bf16 autocast on GPU, chunk 1 × 48 in EgoDex pre-training, 16 in post-training and 30 with training-time RTC delays
+0..7 in fine-tuning, VLM frozen after pre-training.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import difflib
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from psi0_core.params import ConfigError, check_keys
+
 STAGES = ("pretrain", "posttrain", "finetune")
 
 
-class TrainConfigError(ValueError):
+class TrainConfigError(ConfigError):
     pass
 
 
@@ -37,7 +41,10 @@ class TrainConfig:
     steps: int = 10_000
     lr: float = 1e-4
     weight_decay: float = 0.0
-    betas: tuple[float, float] = (0.9, 0.95)
+    betas: tuple[float, float] = (0.9, 0.999)
+    eps: float = 1e-8
+    vision_lr: float = 0.0  # lr of the vision tower's blocks and patch embedding (0: lr); official vision_tower_lr
+    merger_lr: float = 0.0  # lr of the vision→language mergers (0: lr); official mm_projector_lr
     schedule: str = "cosine"  # cosine | constant (both after a linear warmup)
     warmup_steps: int = 500
     min_lr_ratio: float = 0.1  # cosine floor, as a fraction of lr
@@ -75,6 +82,8 @@ class TrainConfig:
             (0 <= self.rtc_max_delay < self.horizon, "rtc_max_delay in [0, horizon)"),
             (self.steps >= 1 and self.micro_batch >= 1 and self.global_batch >= self.micro_batch, "steps, batches ≥ 1"),
             (self.lr > 0 and 0 <= self.min_lr_ratio <= 1 and self.grad_clip > 0, "lr > 0, min_lr_ratio in [0, 1], grad_clip > 0"),
+            (self.vision_lr >= 0 and self.merger_lr >= 0 and self.eps > 0, "vision_lr, merger_lr ≥ 0 (0: lr), eps > 0"),
+            (all(0 <= b < 1 for b in self.betas) and len(self.betas) == 2, "betas: two values in [0, 1)"),
             (0 <= self.color_jitter < 1, "color_jitter in [0, 1)"),
             (self.warmup_steps >= 0 and self.heldout_episodes >= 0, "warmup_steps, heldout_episodes ≥ 0"),
             (self.eval_every >= 1 and self.save_every >= 1 and self.log_every >= 1, "eval/save/log intervals ≥ 1"),
@@ -118,11 +127,9 @@ def _coerce(name: str, value: Any, typ: Any) -> Any:
 
 def from_dict(data: dict[str, Any]) -> TrainConfig:
     known = {f.name: f for f in fields(TrainConfig)}
+    check_keys(data, known, "train config", TrainConfigError)
     kwargs = {}
     for key, value in data.items():
-        if key not in known:
-            close = difflib.get_close_matches(key, list(known), n=1)
-            raise TrainConfigError(f"train config: unknown key {key!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
         kwargs[key] = _coerce(key, value, known[key].type)
     if "stage" not in kwargs:
         raise TrainConfigError("train config: `stage` is required")

@@ -41,7 +41,7 @@ class ChunkDataset(torch.utils.data.Dataset):
     def __init__(self, roots: list[str | LeRobotData], horizon: int, image_size: tuple[int, int],
                  normalizer: tuple[Normalizer, Normalizer],
                  episodes: dict[int, list[int]] | None = None, camera: str = "", color_jitter: float = 0.0,
-                 cache_episodes: int = 256, seed: int = 0) -> None:
+                 cache_episodes: int = 256, seed: int = 0, camera_resize: tuple[int, int] | None = None) -> None:
         self.sets = [r if isinstance(r, LeRobotData) else LeRobotData(r) for r in roots]  # loaded ones are shared
         dims = {(d.state.shape[1], d.action.shape[1]) for d in self.sets}
         if len(dims) != 1:
@@ -55,6 +55,7 @@ class ChunkDataset(torch.utils.data.Dataset):
                 raise ValueError(f"{d.root}: no camera {key!r} (has {d.camera_keys})")
             self.cameras.append(key)
         self.horizon, self.image_size = horizon, tuple(image_size)
+        self.camera_resize = tuple(camera_resize) if camera_resize else None  # the official first resize (preprocess.py)
         self.action_norm, self.state_norm = normalizer
         self.jitter, self.seed = color_jitter, seed
         self.items: list[Item] = []
@@ -75,7 +76,7 @@ class ChunkDataset(torch.utils.data.Dataset):
         if key in self._cache:
             self._cache.move_to_end(key)
             return self._cache[key]
-        imgs = [(resize_image(f, self.image_size).permute(1, 2, 0) * 255).round().to(torch.uint8).numpy()
+        imgs = [(resize_image(f, self.image_size, self.camera_resize).permute(1, 2, 0) * 255).round().to(torch.uint8).numpy()
                 for f in self.sets[k].frames(ep, self.cameras[k])]
         arr = np.stack(imgs)
         self._cache[key] = arr

@@ -57,7 +57,7 @@ def wrap(model: nn.Module, kind: str, d: Dist) -> nn.Module:
         from torch.distributed.fsdp import fully_shard
 
         mesh = init_device_mesh(d.device.type, (d.world,))
-        for block in model.expert.blocks:
+        for block in model.expert.transformer_blocks:
             fully_shard(block, mesh=mesh)
         for layer in model.backbone.vlm.language_model.layers:
             fully_shard(layer, mesh=mesh)

@@ -7,7 +7,8 @@
     <bundle>/fast_tokenizer/     FAST action tokenizer (pre-trained backbones)
     <bundle>/bundle.json         manifest: source, step, horizon, action names, camera count, file SHA-256s
 
-The ONNX files are exported for one camera (context = image tokens + 2 markers + text tokens) and checked
+The ONNX files are exported for one camera (context = the chat-template prompt with `max_text_tokens` instruction
+slots, Preprocessor.context_len) and checked
 against torch on random inputs before the bundle is written (max |Δ| reported in bundle.json).
 """
 
@@ -24,6 +25,7 @@ import numpy as np
 import torch
 
 from psi0_policy.model.checkpoint import load_checkpoint, save_checkpoint
+from psi0_policy.model.psi0 import Psi0Model
 from psi0_policy.train.trainer import latest_checkpoint
 
 
@@ -47,45 +49,56 @@ def _sha256(path: Path) -> str:
 
 def export(source: str | Path, out: str | Path, onnx: bool = True, text_tokenizer: str | None = None) -> dict[str, Any]:
     ckpt = resolve_checkpoint(source)
-    out = Path(out)
     model, stats = load_checkpoint(ckpt)
     if stats is None:
         raise ValueError(f"{ckpt} has no stats.json: a bundle needs the normalisation statistics")
+    cfg_file = ckpt / "train_config.json"  # the run's config (a bare checkpoint folder has none)
+    train_cfg = json.loads(cfg_file.read_text()) if cfg_file.exists() else {}
+    facts = {"source": str(ckpt.resolve()), "stage": train_cfg.get("stage"),
+             "step": int(ckpt.name.split("_")[-1]) if ckpt.name.startswith("step_") else None}
+    fast = ckpt / "fast_tokenizer"
+    return write_bundle(model, stats, out, facts, onnx=onnx, text_tokenizer=text_tokenizer or train_cfg.get("text_tokenizer"),
+                        fast_tokenizer=fast if fast.exists() else None)
+
+
+def write_bundle(model: Psi0Model, stats: dict[str, Any], out: str | Path, facts: dict[str, Any], onnx: bool = True,
+                 text_tokenizer: str | Path | None = None, fast_tokenizer: Path | None = None) -> dict[str, Any]:
+    """A model with its stats → the bundle folder `out` (written beside it, then moved: never half a bundle)."""
+    out = Path(out)
     tmp = out.with_name(out.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     save_checkpoint(model, tmp, stats=stats)
     cfg = model.cfg
-    cfg_file = ckpt / "train_config.json"  # the run's config (a bare checkpoint folder has none)
-    train_cfg = json.loads(cfg_file.read_text()) if cfg_file.exists() else {}
-    if (ckpt / "fast_tokenizer").exists():
-        shutil.copytree(ckpt / "fast_tokenizer", tmp / "fast_tokenizer")
+    if fast_tokenizer is not None:
+        shutil.copytree(fast_tokenizer, tmp / "fast_tokenizer")
     if cfg.tokenizer == "qwen":
-        folder = Path(text_tokenizer or train_cfg.get("text_tokenizer") or "")
+        folder = Path(text_tokenizer or "")
         if not (folder / "tokenizer.json").exists():
+            shutil.rmtree(tmp, ignore_errors=True)
             raise FileNotFoundError("a qwen-tokenizer model needs --text-tokenizer (a folder with tokenizer.json)")
         (tmp / "tokenizer").mkdir()
         shutil.copy2(folder / "tokenizer.json", tmp / "tokenizer" / "tokenizer.json")
     created = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-    manifest: dict[str, Any] = {"format": "psi0-bundle", "version": 1, "created": created,
-                                "source": str(ckpt.resolve()), "stage": train_cfg.get("stage"),
-                                "step": int(ckpt.name.split("_")[-1]) if ckpt.name.startswith("step_") else None,
+    manifest: dict[str, Any] = {"format": "psi0-bundle", "version": 1, "created": created, "source": facts["source"],
+                                "stage": facts.get("stage"), "step": facts.get("step"),
                                 "horizon": cfg.horizon, "action_dim": cfg.action_dim, "cameras": 1}
-    if cfg.action_dim == 36:
-        from psi0.robot import action_names
+    from psi0_core.g1_adapter import ACTION_DIM, action_names
 
+    if cfg.action_dim == ACTION_DIM:  # a G1 policy (an EgoDex pre-training run has other dimensions)
         manifest["action_names"] = action_names()
     if onnx:
+        from psi0_policy.engines.onnx_context import export_context
         from psi0_policy.engines.onnx_engine import export_expert
+        from psi0_policy.model.preprocess import Preprocessor, make_tokenizer
 
-        context = cfg.image_tokens + 2 + cfg.max_text_tokens
+        pre = Preprocessor(cfg, make_tokenizer(cfg, tmp / "tokenizer" if cfg.tokenizer == "qwen" else None), fixed_length=True)
+        context = pre.context_len(1)
         path = export_expert(model, context, tmp / "expert.onnx")
         diff = _check_onnx(model, path, context)
         manifest["onnx"] = {"file": "expert.onnx", "context_len": context, "max_abs_diff_vs_torch": diff}
-        from psi0_policy.engines.onnx_context import export_context
-
-        ctx = export_context(model, tmp / "context.onnx")
+        ctx = export_context(model, tmp / "context.onnx", pre=pre)
         manifest["onnx"]["context_file"] = "context.onnx"
-        manifest["onnx"]["context_max_abs_diff_vs_torch"] = _check_context(model, ctx)
+        manifest["onnx"]["context_max_abs_diff_vs_torch"] = _check_context(model, ctx, pre)
     manifest["files"] = {str(p.relative_to(tmp)): _sha256(p) for p in sorted(tmp.rglob("*")) if p.is_file()}
     (tmp / "bundle.json").write_text(json.dumps(manifest, indent=2))
     shutil.rmtree(out, ignore_errors=True)
@@ -93,18 +106,18 @@ def export(source: str | Path, out: str | Path, onnx: bool = True, text_tokenize
     return manifest
 
 
-def _check_context(model, path: Path) -> float:
+def _check_context(model, path: Path, pre) -> float:
     """The context graph (backbone + projection) against torch on a random image and state."""
     import onnxruntime as ort
 
     from psi0_policy.engines.onnx_context import context_feeds, example_inputs
 
     g = torch.Generator().manual_seed(1)
-    inputs = example_inputs(model, 1)
+    inputs = example_inputs(model, 1, pre)
     inputs["pixel_values"] = torch.rand(inputs["pixel_values"].shape, generator=g) * 2 - 1
     state = torch.randn(1, model.cfg.state_dim, generator=g)
     with torch.no_grad():
-        ref = model.context(inputs, state)[0].numpy()
+        ref = model.context(inputs, state, deploy=True)[0].numpy()
     got = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(None, context_feeds(model, inputs, state))[0]
     return _max_diff(got, ref, "context graph")
 

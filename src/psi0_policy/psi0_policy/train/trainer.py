@@ -18,6 +18,7 @@ overwritten without it.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import random
@@ -33,6 +34,7 @@ import yaml
 from psi0_policy.data.fast import FastTokenizer
 from psi0_policy.data.lerobot_reader import LeRobotData
 from psi0_policy.data.stats import policy_stats
+from psi0_policy.model import flow
 from psi0_policy.model.checkpoint import load_checkpoint, save_weights
 from psi0_policy.model.config import from_dict, get_config
 from psi0_policy.model.normalize import Normalizer
@@ -60,6 +62,43 @@ def merged_stats(roots: list[str]) -> dict[str, Any]:
                     "q01": np.min([pi["q01"] for pi in p], 0).tolist(), "q99": np.max([pi["q99"] for pi in p], 0).tolist(),
                     "mean": mean.tolist(), "std": np.sqrt(var).tolist()}
     return out
+
+
+def adopt_horizon(model: Psi0Model, horizon: int) -> Psi0Model:
+    """A model for chunks of `horizon` from one trained on another length, as the official fine-tuning starts from
+    post-training (chunk 16 → 30): the backbone and the expert's transformer_blocks.* carry over; the rest of the
+    expert (time embedding, observation and action projections, positions, output head) starts fresh."""
+    d = model.cfg.to_dict()
+    d["horizon"] = horizon
+    d["rtc_max_delay"] = min(model.cfg.rtc_max_delay, horizon - 1)
+    new = Psi0Model(from_dict(d))
+    keep = {k: v for k, v in model.state_dict().items()
+            if k.startswith("backbone.") or k.startswith("expert.transformer_blocks.")}
+    missing, unexpected = new.load_state_dict(keep, strict=False)
+    fresh = [k for k in missing if k.startswith("expert.") and ".transformer_blocks." not in k]
+    if unexpected or len(fresh) != len(missing):
+        kept_out = sorted(set(missing) - set(fresh))[:3]
+        raise RuntimeError(f"adopt_horizon: unexpected {unexpected[:3]}, not carried over {kept_out}")
+    print(f"[train] the initial model has chunks of {model.cfg.horizon}, training uses {horizon}: kept the backbone and "
+          f"the expert's transformer blocks, the other {len(missing)} expert tensors start fresh", flush=True)
+    return new
+
+
+def param_groups(model: torch.nn.Module, cfg: TrainConfig) -> list[dict[str, Any]]:
+    """The trainable parameters in AdamW groups: the vision tower's mergers at merger_lr, the rest of the vision
+    tower at vision_lr, everything else at lr (a rate of 0 means lr). Each group keeps its rate under the schedule."""
+    groups: dict[str, list[torch.nn.Parameter]] = {"merger": [], "vision": [], "rest": []}
+    for name, p in model.named_parameters():
+        if not p.requires_grad:
+            continue
+        if ".visual." in f".{name}" and ("merger" in name):
+            groups["merger"].append(p)
+        elif ".visual." in f".{name}":
+            groups["vision"].append(p)
+        else:
+            groups["rest"].append(p)
+    rates = {"merger": cfg.merger_lr or cfg.lr, "vision": cfg.vision_lr or cfg.lr, "rest": cfg.lr}
+    return [{"params": ps, "lr": rates[k], "name": k} for k, ps in groups.items() if ps]
 
 
 def lr_factor(step: int, cfg: TrainConfig) -> float:
@@ -92,10 +131,13 @@ class Trainer:
         torch.manual_seed(cfg.seed)
         # ---- model ----
         source = str(ckpt) if ckpt is not None else cfg.init
+        flow_stage = cfg.stage in ("posttrain", "finetune")
         if source:
             model, _ = load_checkpoint(source)
+            if flow_stage and model.cfg.horizon != cfg.horizon:
+                model = adopt_horizon(model, cfg.horizon)
         else:
-            model = Psi0Model(get_config(cfg.model))
+            model = Psi0Model(get_config(cfg.model, **({"horizon": cfg.horizon} if flow_stage else {})))
         self.fast: FastTokenizer | None = None
         if cfg.stage == "pretrain":
             self.fast = FastTokenizer.load(cfg.fast_tokenizer)
@@ -108,22 +150,23 @@ class Trainer:
         self.model_cfg = model.cfg
         self.pre = Preprocessor(model.cfg, make_tokenizer(model.cfg, cfg.text_tokenizer or None))
         # ---- data ----
-        self.stats = merged_stats(list(cfg.datasets))
+        self.stats = {**merged_stats(list(cfg.datasets)), "norm_mode": cfg.norm_mode}  # the policy normalises alike
         norm = (Normalizer.from_stats(self.stats["action"], cfg.norm_mode),
                 Normalizer.from_stats(self.stats["state"], cfg.norm_mode))
         sets = [LeRobotData(r) for r in cfg.datasets]  # read once, shared by the training and held-out samples
         if len(norm[0].low) != model.cfg.action_dim and cfg.stage != "pretrain":
             raise ValueError(f"datasets have {len(norm[0].low)}-D actions, the model {model.cfg.action_dim}-D")
         train_eps, held_eps = split_episodes(sets, cfg.heldout_episodes)
-        kw = {"camera": cfg.camera, "cache_episodes": cfg.frame_cache_episodes, "seed": cfg.seed}
+        kw = {"camera": cfg.camera, "cache_episodes": cfg.frame_cache_episodes, "seed": cfg.seed,
+              "camera_resize": model.cfg.camera_resize}
         self.train_set = ChunkDataset(sets, cfg.horizon, model.cfg.image_size, norm, train_eps, color_jitter=cfg.color_jitter,
                                       **kw)
         self.held_set = ChunkDataset(sets, cfg.horizon, model.cfg.image_size, norm, held_eps, **kw) if held_eps else None
         self.accum = cfg.accumulation(self.dist.world)
         # ---- optimisation ----
         self.model = D.wrap(model.to(self.dist.device), cfg.distributed, self.dist)
-        params = [p for p in self.model.parameters() if p.requires_grad]
-        self.opt = torch.optim.AdamW(params, lr=cfg.lr, betas=cfg.betas, weight_decay=cfg.weight_decay)
+        self.opt = torch.optim.AdamW(param_groups(self.model, cfg), lr=cfg.lr, betas=cfg.betas, eps=cfg.eps,
+                                     weight_decay=cfg.weight_decay)
         self.sched = torch.optim.lr_scheduler.LambdaLR(self.opt, lambda s: lr_factor(s, cfg))
         self.step = 0
         if ckpt is not None:
@@ -164,7 +207,7 @@ class Trainer:
             g = sample_rng(cfg.seed, 2, s["position"])
             noise.append(torch.randn(h, d, generator=g))
             t.append(torch.rand(1, generator=g))
-            delays.append(torch.randint(0, cfg.rtc_max_delay + 1, (1,), generator=g))
+            delays.append(flow.sample_delays(1, cfg.rtc_max_delay, g))  # same draw as torch.randint(0, d + 1, (1,))
         delay = torch.cat(delays) if cfg.rtc_max_delay > 0 else None
         with self.autocast():
             per = model("flow", inputs, state, actions, torch.stack(noise).to(dev), torch.cat(t).to(dev),
@@ -176,7 +219,8 @@ class Trainer:
         total = 0.0
         for i, samples in enumerate(micro_batches):
             last = i == len(micro_batches) - 1
-            ctx = self.model.no_sync() if (self.dist.active and not last and hasattr(self.model, "no_sync")) else _null()
+            sync_later = self.dist.active and not last and hasattr(self.model, "no_sync")
+            ctx = self.model.no_sync() if sync_later else contextlib.nullcontext()
             with ctx:
                 loss = self._batch_loss(samples) / len(micro_batches)
                 loss.backward()
@@ -309,10 +353,3 @@ class Trainer:
         np.random.set_state(state["rng"]["numpy"])
         random.setstate(state["rng"]["python"])
 
-
-class _null:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *a: Any) -> None:
-        return None

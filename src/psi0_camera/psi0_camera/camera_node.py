@@ -1,0 +1,145 @@
+"""camera_node: frames from a device or a file → sensor_msgs/Image (rgb8) + CameraInfo, stamped at capture.
+
+Topics (relative): `camera/head/image_raw` and `camera/head/camera_info` (sensor-data QoS), `/diagnostics`
+(actual rate, late and dropped frames, lost-device count). Sources: `video` (file, optional loop),
+`folder` (images), `v4l2` (OpenCV device index or path), `realsense` (pyrealsense2 colour stream).
+A lost device or unreadable file is reported and reopened every `retry_s`; the node does not exit.
+CameraInfo comes from `calibration` (a ROS camera_info YAML) or, when empty, a pinhole model with the
+G1 head camera's (RealSense D435) horizontal field of view of 69.4°.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+from pathlib import Path
+
+import yaml
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from rclpy.node import Node
+from rclpy.qos import qos_profile_sensor_data
+from sensor_msgs.msg import CameraInfo, Image
+
+from psi0_camera.camera_config import CameraConfig
+from psi0_camera.camera_sources import SourceLost, crop_resize, open_source
+from psi0_core.image_codec import numpy_to_image, pinhole_info
+from psi0_core.params import ConfigError
+from psi0_core.ros_params import declare_config, run_node
+
+
+def default_info(width: int, height: int, hfov_deg: float = 69.4) -> CameraInfo:
+    return pinhole_info(width, height, 0.5 * width / math.tan(math.radians(hfov_deg) / 2))
+
+
+def info_from_yaml(path: str) -> CameraInfo:
+    """ROS camera_info YAML (camera_calibration_parsers layout)."""
+    d = yaml.safe_load(Path(path).read_text())
+    try:
+        info = CameraInfo(width=int(d["image_width"]), height=int(d["image_height"]),
+                          distortion_model=d.get("distortion_model", "plumb_bob"))
+        info.k = [float(v) for v in d["camera_matrix"]["data"]]
+        info.d = [float(v) for v in d["distortion_coefficients"]["data"]]
+        info.r = [float(v) for v in d.get("rectification_matrix", {"data": [1, 0, 0, 0, 1, 0, 0, 0, 1]})["data"]]
+        info.p = [float(v) for v in d["projection_matrix"]["data"]]
+    except (KeyError, TypeError, ValueError) as e:
+        raise ConfigError(f"calibration {path}: {e!r}") from e
+    return info
+
+
+class CameraNode(Node):
+    def __init__(self, **kwargs) -> None:
+        super().__init__("camera", automatically_declare_parameters_from_overrides=True, **kwargs)
+        cfg = self.cfg = declare_config(self, CameraConfig)
+        self.info = info_from_yaml(cfg.calibration) if cfg.calibration else None
+        self.pub_img = self.create_publisher(Image, f"{cfg.topic}/image_raw", qos_profile_sensor_data)
+        self.pub_info = self.create_publisher(CameraInfo, f"{cfg.topic}/camera_info", qos_profile_sensor_data)
+        self.pub_diag = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
+        self.source = None
+        self.next_retry = 0.0
+        self.stats = {"published": 0, "late": 0, "lost": 0, "ended": False}
+        self.last_error = ""
+        self.stamps: list[float] = []
+        self.period = 1.0 / cfg.rate_hz
+        self.last_tick: float | None = None
+        self._open()
+        self.create_timer(self.period, self._tick)
+        self.create_timer(1.0, self._diagnostics)
+
+    def _open(self) -> None:
+        c = self.cfg
+        try:
+            self.source = open_source(c.source, c.uri, c.loop, c.width, c.height)
+            self.last_error = ""
+        except SourceLost as e:
+            self._lost(str(e))
+
+    def _lost(self, why: str) -> None:
+        self.stats["lost"] += 1
+        self.last_error = why
+        self.get_logger().error(f"camera source lost: {why}; retrying every {self.cfg.retry_s} s",
+                                throttle_duration_sec=5.0)
+        if self.source is not None:
+            try:
+                self.source.close()
+            except Exception:
+                pass
+        self.source = None
+        self.next_retry = time.monotonic() + self.cfg.retry_s
+
+    def _tick(self) -> None:
+        t = time.monotonic()
+        if self.last_tick is not None and t - self.last_tick > 1.5 * self.period:
+            self.stats["late"] += 1
+        self.last_tick = t
+        if self.source is None:
+            if t >= self.next_retry:
+                self._open()
+            return
+        try:
+            rgb = self.source.read()
+        except SourceLost as e:
+            self._lost(str(e))
+            return
+        stamp = self.get_clock().now()  # stamped at capture
+        if rgb is None:
+            self.stats["ended"] = True
+            return
+        rgb = crop_resize(rgb, self.cfg.crop, self.cfg.width, self.cfg.height)
+        h, w = rgb.shape[:2]
+        img = numpy_to_image(rgb, "rgb8")
+        img.header.stamp, img.header.frame_id = stamp.to_msg(), self.cfg.frame_id
+        self.pub_img.publish(img)
+        info = self.info if self.info is not None else default_info(w, h)
+        info.header = img.header
+        self.pub_info.publish(info)
+        self.stats["published"] += 1
+        self.stamps = [*self.stamps[-99:], stamp.nanoseconds * 1e-9]
+
+    def actual_rate(self) -> float:
+        s = self.stamps
+        return (len(s) - 1) / (s[-1] - s[0]) if len(s) > 2 and s[-1] > s[0] else 0.0
+
+    def _diagnostics(self) -> None:
+        d = DiagnosticStatus(name="psi0 camera", hardware_id=self.cfg.uri or self.cfg.source)
+        lost = self.source is None
+        d.level = bytes([2 if lost else 1 if self.stats["late"] else 0])
+        d.message = self.last_error if lost else f"{self.actual_rate():.1f} Hz"
+        d.values = [KeyValue(key=k, value=str(v)) for k, v in {**self.stats, "rate_hz": round(self.actual_rate(), 2),
+                                                               "requested_hz": self.cfg.rate_hz}.items()]
+        arr = DiagnosticArray(status=[d])
+        arr.header.stamp = self.get_clock().now().to_msg()
+        self.pub_diag.publish(arr)
+
+    def destroy_node(self) -> None:
+        if self.source is not None:
+            self.source.close()
+        super().destroy_node()
+
+
+def main() -> int:
+    return run_node(CameraNode)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

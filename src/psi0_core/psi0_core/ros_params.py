@@ -1,0 +1,117 @@
+"""Wire a node's typed configuration (`params.NodeConfig`) into an rclpy node: the only rclpy-aware part of
+configuration.
+
+Nodes are created with ``automatically_declare_parameters_from_overrides=True`` so that every key given on the
+command line or in a parameter file becomes visible; `declare_config` then builds the typed configuration from
+them (unknown keys, bad values and broken cross-field rules raise `ConfigError` before the node does anything),
+declares the rest with their defaults and descriptors, and rejects run-time changes to read-only (safety)
+parameters and changes that would break a rule.
+"""
+
+from __future__ import annotations
+
+import sys
+import weakref
+from collections.abc import Callable
+from typing import TypeVar
+
+import rclpy
+from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor, SetParametersResult
+from rclpy._rclpy_pybind11 import RCLError
+from rclpy.executors import ExternalShutdownException
+from rclpy.node import Node
+from rclpy.parameter import Parameter
+
+from psi0_core.params import ConfigError, NodeConfig, Param
+
+# Parameters every rclpy node declares itself.
+ROS_BUILTIN_PARAMETERS = frozenset({"use_sim_time", "start_type_description_service"})
+
+_ROS_TYPES = {
+    "float": Parameter.Type.DOUBLE,
+    "int": Parameter.Type.INTEGER,
+    "bool": Parameter.Type.BOOL,
+    "str": Parameter.Type.STRING,
+    "float_list": Parameter.Type.DOUBLE_ARRAY,
+    "int_list": Parameter.Type.INTEGER_ARRAY,
+    "str_list": Parameter.Type.STRING_ARRAY,
+}
+
+C = TypeVar("C", bound=NodeConfig)
+
+
+def descriptor(p: Param) -> ParameterDescriptor:
+    d = ParameterDescriptor(name=p.name, description=p.description, read_only=p.read_only, type=_ROS_TYPES[p.kind].value)
+    if p.range is not None and p.kind == "float":
+        d.floating_point_range = [FloatingPointRange(from_value=float(p.range[0]), to_value=float(p.range[1]))]
+    elif p.range is not None and p.kind == "int":
+        d.integer_range = [IntegerRange(from_value=int(p.range[0]), to_value=int(p.range[1]), step=1)]
+    return d
+
+
+def _ros_value(value: object) -> object:
+    return list(value) if isinstance(value, tuple) else value
+
+
+def declare_config(node: Node, config_type: type[C]) -> C:
+    """Build `config_type` from the node's parameter overrides and declare every parameter with its descriptor.
+
+    Returns the validated configuration. Raises ConfigError on an unknown key, a bad value or a broken rule.
+    """
+    given = {name: node.get_parameter(name).value for name in node._parameters if name not in ROS_BUILTIN_PARAMETERS}
+    config = config_type.from_values(given, ignore=ROS_BUILTIN_PARAMETERS)
+    schema = config_type.schema()
+    for p in schema.params:
+        if not node.has_parameter(p.name):
+            node.declare_parameter(p.name, _ros_value(getattr(config, p.name)), descriptor(p))
+
+    node_ref = weakref.ref(node)  # the callback lives on the node: no reference cycle keeps a failed node alive
+
+    def _on_set(params: list[Parameter]) -> SetParametersResult:
+        changes = {p.name: p.value for p in params if p.name in schema.names()}
+        for name in changes:
+            if schema[name].read_only:
+                return SetParametersResult(successful=False, reason=f"{name} is read-only (safety)")
+        n = node_ref()
+        current = {} if n is None else {k: n.get_parameter(k).value for k in schema.names() if n.has_parameter(k)}
+        try:
+            config_type.from_values({**current, **changes})
+        except ConfigError as e:
+            return SetParametersResult(successful=False, reason=str(e))
+        return SetParametersResult(successful=True)
+
+    node.add_on_set_parameters_callback(_on_set)
+    return config
+
+
+def run_node(factory: Callable[[], Node], on_exit: Callable[[Node], None] | None = None) -> int:
+    """The `main()` of every psi0 node: init, build, spin until Ctrl-C/SIGTERM, clean shutdown.
+
+    A ConfigError (bad parameter) prints one clear line and exits with code 2, no traceback.
+    """
+    rclpy.init(args=sys.argv)
+    node: Node | None = None
+    code = 0
+    try:
+        node = factory()
+        rclpy.spin(node)
+    except ConfigError as e:
+        print(f"configuration error: {e}", file=sys.stderr, flush=True)
+        return 2
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    except RCLError as e:
+        # Ctrl-C shuts the context down while the executor may still be running a callback (a timer publishing) or
+        # building its wait set: those fail with "context is (not) valid". Part of a normal stop, not a failure.
+        if rclpy.ok():
+            raise
+        if "context" not in str(e):
+            print(f"error during shutdown: {e}", file=sys.stderr, flush=True)
+            code = 1
+    finally:
+        if node is not None:
+            if on_exit is not None and rclpy.ok():
+                on_exit(node)
+            node.destroy_node()
+        rclpy.try_shutdown()
+    return code
