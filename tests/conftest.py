@@ -24,6 +24,11 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
 
 os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
+# One OpenMP thread for torch in the tests and every process they start (the policy node already runs with
+# cpu_threads 1): two threads wait for each other at every barrier when one core is busy. 100 training steps of the
+# tiny model: 2 threads 10.9 s idle but 41 s beside a one-core CPU hog (a module fixture then passed the 120 s
+# timeout, which ends the whole run); 1 thread 14.3 s idle, 14.7 s beside the hog.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("RMW_IMPLEMENTATION", "rmw_fastrtps_cpp")
 
 # ROS domains 30..99 for tests (0 = real robot, 1 = simulator robot DDS by convention).

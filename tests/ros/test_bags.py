@@ -11,7 +11,7 @@ import rclpy
 from rclpy.context import Context
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
-from rclpy.qos import QoSProfile, ReliabilityPolicy
+from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from rosbags.highlevel import AnyReader
 from rosbags.typesys import Stores, get_typestore
 from sensor_msgs.msg import JointState
@@ -136,3 +136,63 @@ def test_psi0_record_and_replay_commands(spawn, tmp_path, ros_domain):
                 name="replay")
     assert rep.wait(timeout=30) == 0, rep.output()
     assert f"published {n} messages" in rep.output()
+
+
+def _offered(bag: Path) -> dict[str, list[dict]]:
+    """topic -> offered_qos_profiles, read from metadata.yaml itself (what `ros2 bag play` reads)."""
+    import yaml
+
+    info = yaml.safe_load((bag / "metadata.yaml").read_text())["rosbag2_bagfile_information"]
+    out = {}
+    for entry in info["topics_with_message_count"]:
+        meta = entry["topic_metadata"]
+        profiles = meta["offered_qos_profiles"]
+        out[meta["name"]] = yaml.safe_load(profiles) if isinstance(profiles, str) else profiles
+    return out
+
+
+def test_offered_qos_is_recorded_and_a_latched_topic_replays_latched(rclpy_context, tmp_path, ros_domain):
+    """A transient-local topic (its one sample published before recording starts) and a best-effort one: the recorder
+    matches both publishers (a reliable subscription gets nothing from a best-effort publisher), writes what they
+    offered into metadata.yaml, and the replay latches the latched topic again for a subscriber that comes late."""
+    from std_msgs.msg import String
+
+    latched = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
+    fast = QoSProfile(depth=5, reliability=ReliabilityPolicy.BEST_EFFORT)
+    node = Node("talker", context=rclpy_context)
+    ex = SingleThreadedExecutor(context=rclpy_context)
+    ex.add_node(node)
+    node.create_publisher(String, "task_goal", latched).publish(String(data="pick up the red cube"))
+    pf = node.create_publisher(JointState, "fast_state", fast)
+    rec = Recorder(node, tmp_path / "qos", ["task_goal", "fast_state"])
+    rec.start({"task_goal": "std_msgs/msg/String", "fast_state": "sensor_msgs/msg/JointState"})
+    t_end = time.monotonic() + 5
+    while time.monotonic() < t_end and not (rec.counts["task_goal"] == 1 and rec.counts["fast_state"] >= 10):
+        pf.publish(JointState(name=["j"], position=[1.0]))
+        spin_until(ex, lambda: False, 0.02)
+    (bag,) = rec.stop()
+    ex.shutdown()
+    assert rec.counts["task_goal"] == 1 and rec.counts["fast_state"] >= 10, rec.counts
+
+    offered = _offered(bag)
+    (goal,), (state,) = offered["/task_goal"], offered["/fast_state"]
+    assert (goal["durability"], goal["reliability"]) == ("transient_local", "reliable")
+    assert (state["durability"], state["reliability"]) == ("volatile", "best_effort")
+
+    ctx = Context()
+    rclpy.init(context=ctx, domain_id=ros_domain + 1)
+    try:
+        player_node = Node("replayer", context=ctx)
+        ex = SingleThreadedExecutor(context=ctx)
+        ex.add_node(player_node)
+        player = Player(player_node, bag)
+        assert player.pubs["/task_goal"].qos_profile.durability == DurabilityPolicy.TRANSIENT_LOCAL
+        player.play(spin=lambda s: ex.spin_once(timeout_sec=s))
+        got = []
+        late = Node("late_listener", context=ctx)  # subscribes after the replay has ended
+        ex.add_node(late)
+        late.create_subscription(String, "/task_goal", lambda m: got.append(m.data), latched)
+        assert spin_until(ex, lambda: got, 10), "the latched sample was not kept for a late subscriber"
+        assert got == ["pick up the red cube"]
+    finally:
+        rclpy.try_shutdown(context=ctx)

@@ -95,3 +95,30 @@ def test_a_namespaced_node_applies_the_project_parameter_file(rclpy_context, spa
     assert camera.bool_value is False  # the command line still wins
     ex.shutdown()
     node.destroy_node()
+
+
+def test_a_renamed_node_keeps_its_services_and_describes_given_parameters(rclpy_context, spawn):
+    """`__node:=sim_b`: the reset service and the ground-truth topics follow the node's name (`~/reset`), and a
+    parameter given on the command line is declared with its schema descriptor (`ros2 param describe`)."""
+    from rcl_interfaces.srv import DescribeParameters
+
+    spawn([str(find_executable("psi0_sim", "sim_node")), "--ros-args", "-r", "__node:=sim_b",
+           "-p", f"robot_domain:={next_robot_domain()}", "-p", "camera:=false"], name="sim_b")
+    node = Node("rename_test", context=rclpy_context)
+    ex = SingleThreadedExecutor(context=rclpy_context)
+    ex.add_node(node)
+    try:
+        reset = node.create_client(Trigger, "/sim_b/reset")
+        assert spin_until(ex, reset.service_is_ready, 30), node.get_service_names_and_types()
+        fut = reset.call_async(Trigger.Request())
+        assert spin_until(ex, fut.done, 10) and fut.result().success
+        assert spin_until(ex, lambda: "/sim_b/base_pose" in dict(node.get_topic_names_and_types()), 10)
+        describe = node.create_client(DescribeParameters, "/sim_b/describe_parameters")
+        assert spin_until(ex, describe.service_is_ready, 10)
+        fut = describe.call_async(DescribeParameters.Request(names=["robot_domain", "camera", "clock_rate_hz"]))
+        assert spin_until(ex, fut.done, 10)
+        domain, camera, clock = fut.result().descriptors
+        assert domain.description and domain.integer_range and camera.description and clock.floating_point_range
+    finally:
+        ex.shutdown()
+        node.destroy_node()

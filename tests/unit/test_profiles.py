@@ -65,8 +65,8 @@ class _Recorder:
                 rec.nodes.append(kw)
 
         class DeclareLaunchArgument:
-            def __init__(self, name, default_value=""):
-                self.name, self.default_value = name, default_value
+            def __init__(self, name, default_value="", description=""):
+                self.name, self.default_value, self.description = name, default_value, description
 
         class OpaqueFunction:
             def __init__(self, function):
@@ -98,23 +98,25 @@ class _Recorder:
         }
 
 
-@pytest.mark.parametrize("launch_file, profile", [("deploy.launch.py", "deploy"), ("sim.launch.py", "sim")])
-@pytest.mark.parametrize("overrides", [{}, {"namespace": "g1", "network_interface": "eth7", "checkpoint": "/ckpt"}])
-def test_launch_file_and_launcher_describe_the_same_nodes(monkeypatch, launch_file, profile, overrides):
+def _run_launch_file(monkeypatch, launch_file: str, given: dict[str, str]) -> tuple[_Recorder, dict[str, str]]:
+    """Execute a launch file against the stand-ins, as `ros2 launch psi0 <file> k:=v ...` would; return the recorder
+    (the nodes it describes) and the declared arguments with their defaults."""
     rec = _Recorder()
     for name, module in rec.modules.items():
         monkeypatch.setitem(sys.modules, name, module)
     monkeypatch.delitem(sys.modules, "psi0.launch_support", raising=False)
     importlib.invalidate_caches()
     ld = runpy.run_path(str(REPO / "launch" / launch_file))["generate_launch_description"]()
-
     declared = {e.name: e.default_value for e in ld.entities if hasattr(e, "default_value")}
-    expected = load_profile(profile, overrides)
-    assert declared == {"profile": profile, **load_profile(profile).arguments}
+    unknown = set(given) - set(declared)
+    assert not unknown, f"ros2 launch would refuse {unknown}"
     opaque = [e for e in ld.entities if hasattr(e, "function")]
     assert len(opaque) == 1
-    opaque[0].function({**declared, **overrides})
+    opaque[0].function({**declared, **given})
+    return rec, declared
 
+
+def _assert_nodes(rec: _Recorder, expected) -> None:
     assert len(rec.nodes) == len(expected.nodes)
     for got, spec in zip(rec.nodes, expected.nodes, strict=True):
         assert (got["package"], got["executable"], got["name"], got["namespace"]) == (
@@ -123,3 +125,39 @@ def test_launch_file_and_launcher_describe_the_same_nodes(monkeypatch, launch_fi
         assert got["parameters"] == params
         assert got["additional_env"] == spec.env
         assert (got["on_exit"] is not None) == spec.required
+
+
+@pytest.mark.parametrize("launch_file, profile", [("deploy.launch.py", "deploy"), ("sim.launch.py", "sim")])
+@pytest.mark.parametrize("overrides", [{}, {"namespace": "g1", "network_interface": "eth7", "checkpoint": "/ckpt"}])
+def test_launch_file_and_launcher_describe_the_same_nodes(monkeypatch, launch_file, profile, overrides):
+    rec, declared = _run_launch_file(monkeypatch, launch_file, overrides)
+    assert declared["profile"] == profile
+    _assert_nodes(rec, load_profile(profile, overrides))
+
+
+def test_launch_files_declare_every_profiles_arguments(monkeypatch):
+    from psi0.launch_support import PROFILE_DEFAULT
+
+    _, declared = _run_launch_file(monkeypatch, "sim.launch.py", {})
+    for name in ("sim", "deploy", "demo"):
+        assert set(load_profile(name).arguments) <= set(declared), name
+    assert {v for k, v in declared.items() if k != "profile"} == {PROFILE_DEFAULT}
+
+
+@pytest.mark.parametrize("launch_file, profile, given", [
+    ("deploy.launch.py", "sim", {}),  # deploy's own arguments (engine, camera_*) must not leak into sim
+    ("sim.launch.py", "deploy", {}),  # deploy's defaults (eth0, domain 0), not sim's lo / 1
+    ("sim.launch.py", "deploy", {"network_interface": "enp3s0", "engine": "onnx"}),
+    ("deploy.launch.py", "demo", {"instruction": "raise your left hand"}),
+])
+def test_a_launch_file_runs_another_profile_with_that_profiles_defaults(monkeypatch, launch_file, profile, given):
+    rec, _ = _run_launch_file(monkeypatch, launch_file, {"profile": profile, **given})
+    expected = load_profile(profile, given)
+    _assert_nodes(rec, expected)
+    bridge = next(n for n in rec.nodes if n["name"] == "bridge")["parameters"][-1]
+    assert bridge["network_interface"] == given.get("network_interface", load_profile(profile).arguments["network_interface"])
+
+
+def test_an_argument_the_chosen_profile_does_not_take_fails_loudly(monkeypatch):
+    with pytest.raises(ConfigError, match=r"profile sim: unknown argument\(s\) \['engine'\]; known: .*network_interface"):
+        _run_launch_file(monkeypatch, "sim.launch.py", {"engine": "onnx"})

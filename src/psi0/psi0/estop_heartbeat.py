@@ -19,7 +19,7 @@ from psi0_core.ros_params import declare_config, run_node
 
 class EstopHeartbeat(Node):
     def __init__(self, **kwargs) -> None:
-        super().__init__("estop_heartbeat", automatically_declare_parameters_from_overrides=True, **kwargs)
+        super().__init__("estop_heartbeat", **kwargs)
         self.config = declare_config(self, HeartbeatConfig)
         self.pub = self.create_publisher(Bool, self.config.topic, 1)
         self.count = 0

@@ -53,14 +53,18 @@ class Profile:
     nodes: tuple[NodeSpec, ...]
 
 
+def known_profiles() -> list[str]:
+    """The installed profiles' names (config/profiles/*.yaml)."""
+    return sorted(x.stem for x in (share_dir() / "config" / "profiles").glob("*.yaml"))
+
+
 def profile_path(name_or_path: str) -> Path:
     p = Path(name_or_path)
     if p.suffix in (".yaml", ".yml") and p.exists():
         return p.resolve()
     candidate = share_dir() / "config" / "profiles" / f"{name_or_path}.yaml"
     if not candidate.exists():
-        known = sorted(x.stem for x in (share_dir() / "config" / "profiles").glob("*.yaml"))
-        raise ConfigError(f"unknown profile {name_or_path!r}; known profiles: {', '.join(known)}")
+        raise ConfigError(f"unknown profile {name_or_path!r}; known profiles: {', '.join(known_profiles())}")
     return candidate
 
 

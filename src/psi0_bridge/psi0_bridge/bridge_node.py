@@ -17,8 +17,9 @@ One lock guards the core; every critical section is a few tens of microseconds.
 Topics (relative names): sub `action_chunk` (psi0_msgs/ActionChunk, reliable, keep-last 1; a publisher with
 incompatible QoS is reported in /diagnostics), `estop` (std_msgs/Bool heartbeat, True = motion allowed; reliable or
 best-effort publishers both count); pub `joint_states` (29 body + 14 hand
-joints), `imu`, `bridge/status` (psi0_msgs/BridgeStatus: at status_rate_hz and on every state transition), `/diagnostics`.
-Services: `bridge/estop`, `bridge/reset`, `bridge/enable` (std_srvs/Trigger).
+joints), `imu`, `~/status` (psi0_msgs/BridgeStatus: at status_rate_hz and on every state transition), `/diagnostics`.
+Services: `~/estop`, `~/reset`, `~/enable` (std_srvs/Trigger). `~/` is the node's own name (`bridge/status` under the
+default name): a renamed bridge keeps its status and services together.
 Start-up: refuses to start if another process writes rt/lowcmd (S1), checked for
 `single_writer_check_s`; a writer appearing later triggers a protective stop.
 """
@@ -71,7 +72,7 @@ def make_wbc(cfg: BridgeConfig, robot: G1) -> WholeBodyController:
 
 class BridgeNode(Node):
     def __init__(self, **kwargs) -> None:
-        super().__init__("bridge", automatically_declare_parameters_from_overrides=True, **kwargs)
+        super().__init__("bridge", **kwargs)
         cfg = self.cfg = declare_config(self, BridgeConfig)
         self.robot = load_g1(cfg.robot_description or None)
         gravity = None
@@ -114,11 +115,11 @@ class BridgeNode(Node):
         self.pub_js = self.create_publisher(JointState, "joint_states", 10)
         self.pub_imu = self.create_publisher(Imu, "imu", 10)
         latched = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
-        self.pub_status = self.create_publisher(BridgeStatus, "bridge/status", latched)
+        self.pub_status = self.create_publisher(BridgeStatus, "~/status", latched)
         self.pub_diag = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
-        self.create_service(Trigger, "bridge/estop", self._srv_estop)
-        self.create_service(Trigger, "bridge/reset", self._srv_reset)
-        self.create_service(Trigger, "bridge/enable", self._srv_enable)
+        self.create_service(Trigger, "~/estop", self._srv_estop)
+        self.create_service(Trigger, "~/reset", self._srv_reset)
+        self.create_service(Trigger, "~/enable", self._srv_enable)
         self.create_timer(1.0 / cfg.status_rate_hz, self._publish_status)
         # every transition is published at once (the control thread triggers this), not at the next status tick
         self._transition = self.create_guard_condition(self._publish_status)

@@ -49,7 +49,7 @@ def info_from_yaml(path: str) -> CameraInfo:
 
 class CameraNode(Node):
     def __init__(self, **kwargs) -> None:
-        super().__init__("camera", automatically_declare_parameters_from_overrides=True, **kwargs)
+        super().__init__("camera", **kwargs)
         cfg = self.cfg = declare_config(self, CameraConfig)
         self.info = info_from_yaml(cfg.calibration) if cfg.calibration else None
         self.pub_img = self.create_publisher(Image, f"{cfg.topic}/image_raw", qos_profile_sensor_data)

@@ -1,11 +1,14 @@
 """Wire a node's typed configuration (`params.NodeConfig`) into an rclpy node: the only rclpy-aware part of
 configuration.
 
-Nodes are created with ``automatically_declare_parameters_from_overrides=True`` so that every key given on the
-command line or in a parameter file becomes visible; `declare_config` then builds the typed configuration from
-them (unknown keys, bad values and broken cross-field rules raise `ConfigError` before the node does anything),
-declares the rest with their defaults and descriptors, and rejects run-time changes to read-only (safety)
-parameters and changes that would break a rule.
+`declare_config` reads the keys given on the command line, in parameter files or to the constructor, builds the
+typed configuration from them (unknown keys, bad values and broken cross-field rules raise `ConfigError` before the
+node does anything), then declares every schema parameter with its validated value and its descriptor, so
+`ros2 param describe` shows the description, the range and read-only for each, overridden or not. Run-time changes
+to read-only (safety) parameters and changes that would break a rule are refused.
+
+Nodes are *not* created with ``automatically_declare_parameters_from_overrides``: that declares each given key with
+an empty descriptor (no description, no range, not read-only) before the schema sees it.
 """
 
 from __future__ import annotations
@@ -53,17 +56,23 @@ def _ros_value(value: object) -> object:
     return list(value) if isinstance(value, tuple) else value
 
 
+def parameter_overrides(node: Node) -> dict[str, object]:
+    """The values given to `node` (command line, parameter files matching its name, constructor), ROS built-ins left out.
+
+    rclpy keeps them in `Node._parameter_overrides` and has no public accessor for them (Humble to Rolling).
+    """
+    return {name: p.value for name, p in node._parameter_overrides.items() if name not in ROS_BUILTIN_PARAMETERS}
+
+
 def declare_config(node: Node, config_type: type[C]) -> C:
     """Build `config_type` from the node's parameter overrides and declare every parameter with its descriptor.
 
     Returns the validated configuration. Raises ConfigError on an unknown key, a bad value or a broken rule.
     """
-    given = {name: node.get_parameter(name).value for name in node._parameters if name not in ROS_BUILTIN_PARAMETERS}
-    config = config_type.from_values(given, ignore=ROS_BUILTIN_PARAMETERS)
+    config = config_type.from_values(parameter_overrides(node), ignore=ROS_BUILTIN_PARAMETERS)
     schema = config_type.schema()
-    for p in schema.params:
-        if not node.has_parameter(p.name):
-            node.declare_parameter(p.name, _ros_value(getattr(config, p.name)), descriptor(p))
+    for p in schema.params:  # the validated value (an int given for a float is a float now), not the raw override
+        node.declare_parameter(p.name, _ros_value(getattr(config, p.name)), descriptor(p), ignore_override=True)
 
     node_ref = weakref.ref(node)  # the callback lives on the node: no reference cycle keeps a failed node alive
 

@@ -4,9 +4,10 @@ Topics (relative): sub `camera/head/image_raw` (or `image_topics`; sensor-data Q
 `instruction` (std_msgs/String, reliable + transient-local), `action_chunk` and `bridge/status` (only to continue
 chunk ids after the newest seen or accepted: the bridge rejects ids that are not newer);
 pub `action_chunk` (reliable, keep-last 1),
-`policy/status` (psi0_msgs/PolicyStatus), `/diagnostics`, optionally `joint_trajectory`.
-Services (std_srvs/Trigger): `policy/activate`, `policy/deactivate` (stop publishing), `policy/pause`,
-`policy/reset` (forget the current chunk and latency history; chunk ids keep increasing).
+`~/status` (psi0_msgs/PolicyStatus), `~/input` (psi0_msgs/PolicyInput, for replays), `/diagnostics`, optionally
+`joint_trajectory`. Services (std_srvs/Trigger): `~/activate`, `~/deactivate` (stop publishing), `~/pause`,
+`~/reset` (forget the current chunk and latency history; chunk ids keep increasing). `~/` is the node's own name
+(`policy/status` under the default name).
 
 Behaviour:
 - The bundle is loaded at start-up (configure); with `autostart` the node activates immediately.
@@ -92,7 +93,7 @@ class Outcome:
 
 class PolicyNode(Node):
     def __init__(self, policy=None, **kwargs) -> None:
-        super().__init__("policy", automatically_declare_parameters_from_overrides=True, **kwargs)
+        super().__init__("policy", **kwargs)
         cfg = self.cfg = declare_config(self, PolicyConfig)
         self.mode = Mode.UNCONFIGURED
         self.last_error = ""
@@ -143,13 +144,13 @@ class PolicyNode(Node):
         self.create_subscription(ActionChunk, "action_chunk", self._on_chunk_seen,
                                  QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE))
         self.pub_traj = self.create_publisher(JointTrajectory, "joint_trajectory", 1) if cfg.publish_trajectory else None
-        self.pub_status = self.create_publisher(PolicyStatus, "policy/status", latched)
-        self.pub_input = self.create_publisher(PolicyInput, "policy/input",
+        self.pub_status = self.create_publisher(PolicyStatus, "~/status", latched)
+        self.pub_input = self.create_publisher(PolicyInput, "~/input",
                                                QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE))
         self.pub_diag = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
         for name, fn in (("activate", self._srv_activate), ("deactivate", self._srv_deactivate),
                          ("pause", self._srv_pause), ("reset", self._srv_reset)):
-            self.create_service(Trigger, f"policy/{name}", fn)
+            self.create_service(Trigger, f"~/{name}", fn)
 
         self._requests: queue.Queue[Job] = queue.Queue(maxsize=1)
         self._results: queue.Queue[Outcome] = queue.Queue()

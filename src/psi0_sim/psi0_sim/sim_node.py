@@ -3,12 +3,13 @@
 Robot side (Cyclone DDS, unitree_hg types): see robot_interface.py — `rt/lowstate` at 500 Hz,
 `rt/lowcmd`, Dex3 state/cmd. ROS side: `camera/head/image_raw` (rgb8, 640×480, 30 Hz, stamped with
 the sim time of capture, best-effort keep-last 2) and `camera/head/camera_info`, optionally
-`camera/third_person/image_raw` (`third_person_rate_hz`), `sim/base_pose` (the pelvis' ground-truth pose,
+`camera/third_person/image_raw` (`third_person_rate_hz`), `~/base_pose` (the pelvis' ground-truth pose,
 geometry_msgs/PoseStamped in frame world, `base_pose_rate_hz`: evaluation only, a robot has no such topic),
-`sim/bodies` (psi0_msgs/BodyPoses of `ground_truth_bodies`: wrists, shoulders, objects; evaluation only), `/clock`
-(rosgraph_msgs/Clock, at `clock_rate_hz` of sim time, when `publish_clock`), and the `sim/reset` service (std_srvs/Trigger:
+`~/bodies` (psi0_msgs/BodyPoses of `ground_truth_bodies`: wrists, shoulders, objects; evaluation only), `/clock`
+(rosgraph_msgs/Clock, at `clock_rate_hz` of sim time, when `publish_clock`), and the `~/reset` service (std_srvs/Trigger:
 robot back to its standing pose, on the gantry, objects back to their seeded places; the sim clock keeps
-running). The physics runs in its own thread; the executor only serves the reset service.
+running). `~/` is the node's own name (`sim/reset` under the default name). The physics runs in its own thread; the
+executor only serves the reset service.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ STATE_GAP_WARN_S = 0.05  # half the bridge's LowState deadline (S2): worth a lin
 
 class SimNode(Node):
     def __init__(self, **kwargs) -> None:
-        super().__init__("sim", automatically_declare_parameters_from_overrides=True, **kwargs)
+        super().__init__("sim", **kwargs)
         cfg = self.cfg = declare_config(self, SimConfig)
         self.physics = G1Physics(Scene.random(cfg.seed), fixed_base=cfg.fixed_base,
                                  elastic_band=cfg.elastic_band, model_path=cfg.model or None,
@@ -58,8 +59,8 @@ class SimNode(Node):
         self.pub_img = self.create_publisher(Image, "camera/head/image_raw", sensor)
         self.pub_info = self.create_publisher(CameraInfo, "camera/head/camera_info", sensor)
         self.pub_clock = self.create_publisher(Clock, "/clock", 10) if cfg.publish_clock else None
-        self.pub_pose = self.create_publisher(PoseStamped, "sim/base_pose", 10) if cfg.base_pose_rate_hz > 0 else None
-        self.pub_bodies = self.create_publisher(BodyPoses, "sim/bodies", 10) if cfg.base_pose_rate_hz > 0 else None
+        self.pub_pose = self.create_publisher(PoseStamped, "~/base_pose", 10) if cfg.base_pose_rate_hz > 0 else None
+        self.pub_bodies = self.create_publisher(BodyPoses, "~/bodies", 10) if cfg.base_pose_rate_hz > 0 else None
         self._body_ids = [self.physics.model.body(n).id for n in cfg.ground_truth_bodies]  # KeyError names an unknown body
         self._pose_every = max(1, round(1.0 / (cfg.base_pose_rate_hz * self.physics.dt))) if self.pub_pose else 0
         self._clock_every = max(1, round(1.0 / (cfg.clock_rate_hz * self.physics.dt)))
@@ -71,7 +72,7 @@ class SimNode(Node):
             self.pub_view = self.create_publisher(Image, "camera/third_person/image_raw", sensor)
             views = ((lambda: Camera(self.physics.model, "third_person", cfg.width, cfg.height),
                       cfg.third_person_rate_hz, self._on_view),)
-        self.create_service(Trigger, "sim/reset", self._srv_reset)
+        self.create_service(Trigger, "~/reset", self._srv_reset)
         self.loop = SimLoop(self.physics, self.iface, realtime=cfg.realtime, rate_factor=cfg.rate_factor,
                             camera=camera, camera_rate_hz=cfg.camera_rate_hz, on_frame=self._on_frame,
                             on_step=self._on_step if (self.pub_clock or self.pub_pose) else None, views=views)

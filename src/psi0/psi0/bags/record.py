@@ -13,9 +13,10 @@ import time
 from pathlib import Path
 
 from rclpy.node import Node
-from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
+from rosbags.interfaces import Qos
 from rosbags.rosbag2 import StoragePlugin, Writer
 
+from psi0.bags.qos import subscription_qos, to_bag_qos
 from psi0_core.bag_types import message_class, typestore
 
 
@@ -36,6 +37,9 @@ class Recorder:
         self._bytes = 0
         self._t_open: int | None = None
         self._subs = []
+        self.offered: dict[str, tuple[Qos, ...]] = {}  # topic -> its publishers' QoS when it was subscribed
+        self._pending: dict[str, str] = {}  # topic -> type, no publisher seen yet
+        self._timer = None
 
     @property
     def count(self) -> int:
@@ -63,14 +67,30 @@ class Recorder:
         if types:
             self.types = types
         self._open()
-        for topic, type_name in self.types.items():
-            qos = QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE)
-            if topic.endswith("instruction") or topic.endswith("status"):
-                qos.durability = DurabilityPolicy.TRANSIENT_LOCAL
-            if "image" in topic or "camera" in topic:
-                qos.reliability = ReliabilityPolicy.BEST_EFFORT
+        self._pending = dict(self.types)
+        self._subscribe_published()
+        if self._pending:
+            self._timer = self.node.create_timer(0.1, self._subscribe_published)
+
+    def _subscribe_published(self) -> None:
+        """Subscribe every pending topic that has a publisher now, with a QoS that matches all of them."""
+        for topic, type_name in list(self._pending.items()):
+            offered = [i.qos_profile for i in self.node.get_publishers_info_by_topic(self._resolve(topic))]
+            if not offered:
+                continue
+            del self._pending[topic]
+            self.offered[topic] = tuple(to_bag_qos(q) for q in offered)
+            self._add_connection(topic)
             self._subs.append(self.node.create_subscription(
-                message_class(type_name), topic, lambda data, t=topic: self._on(t, data), qos, raw=True))
+                message_class(type_name), topic, lambda data, t=topic: self._on(t, data), subscription_qos(offered),
+                raw=True))
+        if not self._pending and self._timer is not None:
+            self.node.destroy_timer(self._timer)
+            self._timer = None
+
+    def _add_connection(self, topic: str) -> None:
+        self.conns[topic] = self.writer.add_connection(self._resolve(topic), self.types[topic], typestore=typestore(),
+                                                       offered_qos_profiles=self.offered[topic])
 
     def _open(self) -> None:
         k = len(self.paths)
@@ -79,8 +99,9 @@ class Recorder:
             raise FileExistsError(f"{path} exists; choose another bag name")
         self.writer = Writer(path, version=9, storage_plugin=self.plugin)
         self.writer.open()
-        self.conns = {t: self.writer.add_connection(self._resolve(t), ty, typestore=typestore())
-                      for t, ty in self.types.items()}
+        self.conns = {}
+        for topic in self.offered:  # a split: the topics subscribed so far, with the QoS they were offered
+            self._add_connection(topic)
         self.paths.append(path)
         self._bytes = 0
         self._t_open = None
@@ -98,6 +119,9 @@ class Recorder:
         self.counts[topic] += 1
 
     def stop(self) -> list[Path]:
+        if self._timer is not None:
+            self.node.destroy_timer(self._timer)
+            self._timer = None
         for s in self._subs:
             self.node.destroy_subscription(s)
         self._subs.clear()
