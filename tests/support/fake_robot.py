@@ -2,7 +2,8 @@
 types, records every LowCmd / HandCmd it receives with its arrival time (monotonic clock).
 
 It "tracks" commanded positions perfectly (q := commanded q when kp > 0), which is what the
-bridge tests need: the bridge's behaviour, not physics (psi0_sim adds physics)."""
+bridge tests need: the bridge's behaviour, not physics (psi0_sim adds physics). It answers the motion
+switcher RPC as a released G1 does (`motion_mode`: what it reports)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ import numpy as np
 from unitree_sdk2py.idl.unitree_hg.msg.dds_ import HandCmd_, HandState_, LowCmd_, LowState_
 
 from psi0_core.lowlevel import crc_ok, hand_state, lowcmd_from_cdr, lowstate_cdr, pack_lowstate
+from psi0_core.motion_switcher import MotionSwitcherService
 from psi0_core.robot import load_g1
 from psi0_core.robot_dds import Endpoint, write_serialized
 
@@ -50,6 +52,7 @@ class FakeRobot:
     last_state_sent: float = 0.0
     send_gaps: list[tuple[float, float]] = field(default_factory=list)  # (time, gap) of LowState gaps > 50 ms
     received: int = 0
+    motion_mode: str = ""
 
     def __repr__(self) -> str:
         return f"FakeRobot(domain={self.domain}, {len(self.frames)} frames received, publishing={self.publishing})"
@@ -58,6 +61,7 @@ class FakeRobot:
         self.ep = Endpoint(self.domain, "lo")
         self.pub = self.ep.writer("rt/lowstate", LowState_)
         self.hand_pubs = {s: self.ep.writer(f"rt/dex3/{s}/state", HandState_) for s in ("left", "right")}
+        self.motion_switcher = MotionSwitcherService(self.ep, self.motion_mode)
         self.ep.reader("rt/lowcmd", LowCmd_, self._on_cmd, serialized=True)
         for s in ("left", "right"):
             self.ep.reader(f"rt/dex3/{s}/cmd", HandCmd_, lambda m, s=s: self._on_hand(s, m))
@@ -116,6 +120,7 @@ class FakeRobot:
                 if tick % 5 == 0:
                     for _s, p in self.hand_pubs.items():
                         p.write(hand_state(np.zeros(7), np.zeros(7), np.zeros(7)))
+                    self.motion_switcher.poll()
                 now = time.monotonic()
                 if self.last_state_sent and now - self.last_state_sent > 0.05:
                     self.send_gaps.append((now, now - self.last_state_sent))

@@ -138,6 +138,12 @@ def cmd_replay(ns: argparse.Namespace) -> int:
     return _with_node("psi0_replay", run)
 
 
+def cmd_motion_mode(ns: argparse.Namespace) -> int:
+    from psi0_bridge.motion_mode import run
+
+    return run(ns.network_interface, ns.robot_domain, ns.release, ns.timeout)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="psi0", description="psi0: the Ψ0 stack for the Unitree G1")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -167,6 +173,12 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--loop", action="store_true")
     rep.add_argument("--remap", nargs="*", default=[], help="old:=new topic renames")
     rep.set_defaults(func=cmd_replay)
+    mm = sub.add_parser("motion-mode", help="the robot's active built-in controller (motion switcher); --release it")
+    mm.add_argument("--release", action="store_true", help="release the active mode (before the bridge starts)")
+    mm.add_argument("--network-interface", default="lo", help="the robot's interface (lo: the simulator)")
+    mm.add_argument("--robot-domain", type=int, default=1, help="the robot's DDS domain (0: a real G1, 1: the simulator)")
+    mm.add_argument("--timeout", type=float, default=2.0, help="seconds to wait for each answer")
+    mm.set_defaults(func=cmd_motion_mode)
     from psi0_policy.data.cli import add_parser as add_data  # light: argparse + numpy (the work imports lazily)
 
     add_data(sub)

@@ -85,6 +85,12 @@ class BridgeConfig(NodeConfig, node="bridge"):
     # ---- S1 single writer ----------------------------------------------------------------
     single_writer_check_s: float = param(0.2, "S1: look for another rt/lowcmd writer this long before start",
                                          range=(0.2, 5.0), read_only=True)
+    motion_switcher_check: bool = param(
+        True, "S1: at start-up ask the robot's motion switcher which built-in mode owns the motors and refuse to start "
+        "while one does (release it first: psi0 motion-mode --release)", read_only=True)
+    motion_switcher_timeout_s: float = param(
+        1.0, "S1: wait this long for the motion switcher's answer; none: a warning, and the start goes on (the "
+        "simulator answers; a robot whose firmware has no such service does not)", range=(0.1, 10.0), read_only=True)
     # ---- S8 gains ------------------------------------------------------------------------
     kp_legs: tuple[float, ...] = param([165.0, 165.0, 165.0, 330.0, 160.0, 40.0],
                                        "S8: leg kp per joint (hip p/r/y, knee, ankle p/r)", range=(0.0, 400.0), length=6,

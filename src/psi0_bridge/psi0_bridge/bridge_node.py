@@ -21,7 +21,9 @@ joints), `imu`, `~/status` (psi0_msgs/BridgeStatus: at status_rate_hz and on eve
 Services: `~/estop`, `~/reset`, `~/enable` (std_srvs/Trigger). `~/` is the node's own name (`bridge/status` under the
 default name): a renamed bridge keeps its status and services together.
 Start-up: refuses to start if another process writes rt/lowcmd (S1), checked for
-`single_writer_check_s`; a writer appearing later triggers a protective stop.
+`single_writer_check_s`; a writer appearing later triggers a protective stop. It also refuses while the robot's
+motion switcher reports a built-in mode (psi0_core.motion_switcher; `psi0 motion-mode --release` first); no answer
+within `motion_switcher_timeout_s` is a warning.
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ from psi0_bridge.realtime import pin_threads, set_fifo, set_fifo_threads, sleep_
 from psi0_bridge.safety import LoopStats
 from psi0_bridge.wbc import StandController, WholeBodyController
 from psi0_core.lowlevel import crc_ok, hand_cmd, lowcmd_cdr, lowstate_from_cdr, pack_lowcmd
+from psi0_core.motion_switcher import MotionSwitcherClient
 from psi0_core.params import ConfigError
 from psi0_core.robot import BODY_MOTORS, G1, HAND_MOTORS, load_g1
 from psi0_core.robot_dds import Endpoint, take_serialized, write_serialized
@@ -95,6 +98,8 @@ class BridgeNode(Node):
         others = self.dds.other_writers(LOWCMD)
         if others:
             raise ConfigError(f"another process already writes {LOWCMD} (writers {others}); refusing to start (S1)")
+        if cfg.motion_switcher_check:
+            self._check_motion_switcher()
         self.lowcmd_writer = self.dds.writer(LOWCMD, LowCmd_)
         self.hand_writers = {s: self.dds.writer(t, HandCmd_) for s, t in HAND_CMD.items()}
         self.lowstate_reader = self.dds.polled_reader(LOWSTATE, LowState_, depth=LOWSTATE_DEPTH)  # the loop takes it
@@ -144,6 +149,21 @@ class BridgeNode(Node):
         self.get_logger().info(
             f"bridge up: robot DDS domain {cfg.robot_domain} on {cfg.network_interface}, "
             f"{cfg.control_rate_hz:.0f} Hz, wbc={cfg.wbc}, auto_enable={cfg.auto_enable}")
+
+    def _check_motion_switcher(self) -> None:
+        """S1: the robot's built-in controller must not own the motors (it need not appear as an rt/lowcmd writer)."""
+        mode = MotionSwitcherClient(self.dds).active_mode(self.cfg.motion_switcher_timeout_s)
+        if mode is None:
+            self.get_logger().warning(
+                f"no motion switcher answered within {self.cfg.motion_switcher_timeout_s} s: make sure the robot's "
+                "built-in controller is released (psi0 motion-mode --release) before enabling")
+        elif mode:
+            raise ConfigError(
+                f"the robot's built-in motion mode {mode!r} owns the motors; refusing to start (S1). Release it first: "
+                f"psi0 motion-mode --release --network-interface {self.cfg.network_interface} "
+                f"--robot-domain {self.cfg.robot_domain}")
+        else:
+            self.get_logger().info("motion switcher: no built-in mode active")
 
     # ---- clock ---------------------------------------------------------------------------------
     # The control loop, the watchdogs and the DDS listeners run on the monotonic clock: reading the ROS

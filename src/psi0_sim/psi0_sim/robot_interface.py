@@ -3,7 +3,9 @@
 Publishes `rt/lowstate` (unitree_hg LowState_: motor q/dq/τ, pelvis IMU, mode_machine of a 29-DoF
 G1, tick, CRC) every physics step (500 Hz) and `rt/dex3/{left,right}/state` at 100 Hz; consumes
 `rt/lowcmd` (frames with a bad CRC are dropped and counted, as the robot does) and
-`rt/dex3/{left,right}/cmd`. Any unitree_sdk2py program written for the real G1 talks to it.
+`rt/dex3/{left,right}/cmd`. It answers the motion switcher's RPC as a G1 does (psi0_core.motion_switcher;
+`motion_mode` "" = released, or the name of a built-in mode the robot "booted into"). Any unitree_sdk2py
+program written for the real G1 talks to it.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from psi0_core.lowlevel import (
     lowstate_cdr,
     pack_lowstate,
 )
+from psi0_core.motion_switcher import MotionSwitcherService
 from psi0_core.robot import BODY_MOTORS, HAND_MOTORS, MODE_MACHINE_29DOF
 from psi0_core.robot_dds import Endpoint, take_serialized, write_serialized
 from psi0_sim.physics import G1Physics, MotorCommand
@@ -33,7 +36,7 @@ class SimRobotInterface:
     so nothing races the physics and nothing calls into the interpreter while it exits)."""
 
     def __init__(self, physics: G1Physics, domain: int = 1, interface: str = "lo",
-                 mode_machine: int = MODE_MACHINE_29DOF, hand_every: int = 5) -> None:
+                 mode_machine: int = MODE_MACHINE_29DOF, hand_every: int = 5, motion_mode: str = "") -> None:
         self.physics = physics
         self.mode_machine = mode_machine
         self.hand_every = hand_every
@@ -46,6 +49,7 @@ class SimRobotInterface:
         self.tick = 0
         self._lowcmd = self.ep.polled_reader("rt/lowcmd", LowCmd_, depth=LOWCMD_DEPTH)
         self._hand_cmd = {side: self.ep.polled_reader(f"rt/dex3/{side}/cmd", HandCmd_) for side in HAND_SLICES}
+        self.motion_switcher = MotionSwitcherService(self.ep, motion_mode)
 
     # ---- simulation thread --------------------------------------------------------------------------
     def apply_commands(self) -> None:
@@ -85,6 +89,7 @@ class SimRobotInterface:
         if self.tick % self.hand_every == 0:
             for side, sl in HAND_SLICES.items():
                 self.hand_writers[side].write(hand_state(q[sl], dq[sl], tau[sl]))
+            self.motion_switcher.poll()  # 100 Hz: an RPC answer within 10 ms
         self.tick += 1
 
     def reset_commands(self) -> None:

@@ -10,6 +10,9 @@ from psi0_core.params import NodeConfig, param, require
 @dataclass(frozen=True)
 class SimConfig(NodeConfig, node="sim"):
     robot_domain: int = param(1, "DDS domain of the simulated robot interface", range=(0, 232))
+    motion_mode: str = param("", "built-in motion mode the simulated robot reports to the motion switcher RPC (\"\": "
+                             "released, as the bridge needs; e.g. \"ai\": a robot that booted into its own controller, to "
+                             "rehearse `psi0 motion-mode --release`)")
     network_interface: str = param("lo", "network interface of the robot DDS")
     model: str = param("", "MJCF to load instead of the generated model (e.g. Unitree's, with meshes)")
     seed: int = param(0, "scene randomisation seed (object placement)", range=(0, 2**31 - 1))

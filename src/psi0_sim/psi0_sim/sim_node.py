@@ -47,7 +47,7 @@ class SimNode(Node):
         self.physics = G1Physics(Scene.random(cfg.seed), fixed_base=cfg.fixed_base,
                                  elastic_band=cfg.elastic_band, model_path=cfg.model or None,
                                  gantry_release_s=cfg.gantry_release_s or None)
-        self.iface = SimRobotInterface(self.physics, cfg.robot_domain, cfg.network_interface)
+        self.iface = SimRobotInterface(self.physics, cfg.robot_domain, cfg.network_interface, motion_mode=cfg.motion_mode)
         camera = None
         if cfg.camera:
             from psi0_sim.camera import Camera, intrinsics
