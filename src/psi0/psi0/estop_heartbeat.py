@@ -3,7 +3,8 @@
 Publishes std_msgs/Bool on `estop` (reliable, keep-last 1) at `rate_hz`: True = operator allows
 motion. If this node dies, its heartbeat stops and the bridge e-stops after its timeout (0.5 s by
 default). Pressing Ctrl-C sends one False (explicit stop) before exiting. On real hardware, wire a
-dead-man switch to a node like this one.
+dead-man switch to a node like this one. With `realtime_priority` every thread of the node runs SCHED_FIFO (the
+sim and demo profiles do so: there it shares the machine with the bridge's real-time threads).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from rclpy.node import Node
 from std_msgs.msg import Bool
 
 from psi0.heartbeat_config import HeartbeatConfig
+from psi0_bridge.realtime import set_fifo_process
 from psi0_core.ros_params import declare_config, run_node
 
 
@@ -24,6 +26,9 @@ class EstopHeartbeat(Node):
         self.pub = self.create_publisher(Bool, self.config.topic, 1)
         self.count = 0
         self.timer = self.create_timer(1.0 / self.config.rate_hz, self._tick)
+        error = set_fifo_process(self.config.realtime_priority)  # after the node: its DDS threads exist now
+        if error:
+            self.get_logger().warning(f"heartbeat runs without real-time priority ({error})")
 
     def _tick(self) -> None:
         self.pub.publish(Bool(data=True))

@@ -41,6 +41,21 @@ def set_fifo_threads(names: Iterable[str], priority: int) -> tuple[list[int], st
     return changed, None
 
 
+def set_fifo_process(priority: int) -> str | None:
+    """SCHED_FIFO at `priority` for every thread of this process (a small process whose every thread matters, such as
+    the e-stop heartbeat: its executor and its DDS threads); returns why not (None: all were, or priority <= 0)."""
+    if priority <= 0:
+        return None
+    for tid in process_threads():
+        try:
+            os.sched_setscheduler(tid, os.SCHED_FIFO, os.sched_param(priority))
+        except (FileNotFoundError, ProcessLookupError):  # the thread ended meanwhile
+            continue
+        except (PermissionError, OSError) as e:
+            return str(e)
+    return None
+
+
 def sleep_until(deadline: float, spin_s: float = 0.0005) -> None:
     """Wait until time.monotonic() reaches `deadline`: sleep to `spin_s` before it, then spin (the kernel's timer
     slack and wake-up latency are larger than a 500 Hz loop tolerates; the spin holds the GIL only between the
