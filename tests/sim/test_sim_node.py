@@ -41,8 +41,12 @@ def test_camera_clock_and_reset(rclpy_context, spawn):
     rate = (len(info_stamps) - 1) / (info_stamps[-1] - info_stamps[0])
     print(f"{len(infos)} camera infos, {len(imgs)} images over {sim_span:.2f} s of sim time (capture {rate:.1f} Hz)")
     # every frame is captured on the 30 Hz grid of sim time (first physics step at or after each 1/30 s) and its
-    # camera_info carries the same stamp; the ~350 B infos show the capture rate ...
-    assert rate == pytest.approx(30.0, rel=0.15)
+    # camera_info carries the same stamp; the ~350 B infos show the capture rate: 30 Hz on an idle machine, fewer when
+    # the renderer cannot keep up (it skips instants, newest frame first, and never slows the physics: 24.8 Hz
+    # measured beside a one-core CPU hog), never more ...
+    assert 10.0 < rate < 30.0 * 1.02, rate
+    steps = np.diff(info_stamps) * 30.0  # consecutive captures are whole 1/30 s apart (skipped instants in between)
+    assert np.allclose(steps, np.round(steps), atol=0.002 * 30 + 1e-3) and steps.min() > 0.9, steps
     phase = (np.concatenate([info_stamps, stamps]) * 30.0) % 1.0
     assert np.all((phase < 0.002 * 30 + 1e-6) | (phase > 1 - 1e-6)), phase
     assert np.all(np.diff(info_stamps) > 0) and np.all(np.diff(stamps) > 0)
