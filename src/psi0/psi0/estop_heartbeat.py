@@ -15,7 +15,7 @@ from rclpy.node import Node
 from std_msgs.msg import Bool
 
 from psi0.heartbeat_config import HeartbeatConfig
-from psi0_bridge.realtime import set_fifo_process
+from psi0_bridge.realtime import set_fifo_threads
 from psi0_core.ros_params import declare_config, run_node
 
 
@@ -26,7 +26,9 @@ class EstopHeartbeat(Node):
         self.pub = self.create_publisher(Bool, self.config.topic, 1)
         self.count = 0
         self.timer = self.create_timer(1.0 / self.config.rate_hz, self._tick)
-        error = set_fifo_process(self.config.realtime_priority)  # after the node: its DDS threads exist now
+        error = None
+        if self.config.realtime_priority > 0:  # after the node: its DDS threads exist now
+            _, error = set_fifo_threads(None, self.config.realtime_priority)
         if error:
             self.get_logger().warning(f"heartbeat runs without real-time priority ({error})")
 

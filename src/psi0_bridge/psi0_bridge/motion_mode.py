@@ -11,7 +11,6 @@ Exit codes: 0 released (or nothing was active), 1 a mode is still active, 3 no m
 
 from __future__ import annotations
 
-import json
 import time
 
 RELEASED, ACTIVE, NO_ANSWER = 0, 1, 3
@@ -27,10 +26,8 @@ def run(network_interface: str, robot_domain: int, release: bool, timeout_s: flo
     client.Init()
 
     def active() -> str | None:
-        code, data = client.CheckMode()
-        if code != 0 or data is None:
-            return None
-        return str((data if isinstance(data, dict) else json.loads(data)).get("name", ""))
+        code, data = client.CheckMode()  # data: the reply's JSON, parsed by the SDK
+        return None if code != 0 or data is None else str(data.get("name", ""))
 
     mode = active()
     if mode is None:

@@ -23,15 +23,17 @@ def set_fifo(priority: int) -> str | None:
     return None
 
 
-def set_fifo_threads(names: Iterable[str], priority: int) -> tuple[list[int], str | None]:
+def set_fifo_threads(names: Iterable[str] | None, priority: int) -> tuple[list[int], str | None]:
     """SCHED_FIFO at `priority` for this process's threads named `names` (their /proc comm, e.g. Cyclone DDS's
-    "recv"); returns the thread ids changed and why not all could be (None: all were)."""
-    want, changed = set(names), []
+    "recv"), or with None every thread (a small process whose every thread matters: the e-stop heartbeat's executor
+    and DDS threads); returns the thread ids changed and why not all could be (None: all were)."""
+    want, changed = None if names is None else set(names), []
     for tid in process_threads():
         try:
-            with open(f"/proc/self/task/{tid}/comm") as f:
-                if f.read().strip() not in want:
-                    continue
+            if want is not None:
+                with open(f"/proc/self/task/{tid}/comm") as f:
+                    if f.read().strip() not in want:
+                        continue
             os.sched_setscheduler(tid, os.SCHED_FIFO, os.sched_param(priority))
             changed.append(tid)
         except (FileNotFoundError, ProcessLookupError):  # the thread ended meanwhile
@@ -39,21 +41,6 @@ def set_fifo_threads(names: Iterable[str], priority: int) -> tuple[list[int], st
         except (PermissionError, OSError) as e:
             return changed, str(e)
     return changed, None
-
-
-def set_fifo_process(priority: int) -> str | None:
-    """SCHED_FIFO at `priority` for every thread of this process (a small process whose every thread matters, such as
-    the e-stop heartbeat: its executor and its DDS threads); returns why not (None: all were, or priority <= 0)."""
-    if priority <= 0:
-        return None
-    for tid in process_threads():
-        try:
-            os.sched_setscheduler(tid, os.SCHED_FIFO, os.sched_param(priority))
-        except (FileNotFoundError, ProcessLookupError):  # the thread ended meanwhile
-            continue
-        except (PermissionError, OSError) as e:
-            return str(e)
-    return None
 
 
 def sleep_until(deadline: float, spin_s: float = 0.0005) -> None:

@@ -20,7 +20,6 @@ import itertools
 import json
 import time
 
-from cyclonedds.internal import InvalidSample
 from unitree_sdk2py.idl.unitree_api.msg.dds_ import (
     Request_,
     RequestHeader_,
@@ -32,7 +31,7 @@ from unitree_sdk2py.idl.unitree_api.msg.dds_ import (
     ResponseStatus_,
 )
 
-from psi0_core.robot_dds import Endpoint
+from psi0_core.robot_dds import Endpoint, take
 
 SERVICE = "motion_switcher"
 REQUEST_TOPIC, RESPONSE_TOPIC = f"rt/api/{SERVICE}/request", f"rt/api/{SERVICE}/response"
@@ -79,10 +78,6 @@ class MotionSwitcherState:
         return reply(req, ERR_API_NOT_IMPLEMENTED)
 
 
-def _take(reader, n: int = 8) -> list:
-    return [s for s in reader.take(n) if not isinstance(s, InvalidSample)]
-
-
 class MotionSwitcherService:
     """Serves a MotionSwitcherState on an endpoint. Polled: the owner calls `poll()` from its own loop (no Python on
     Cyclone's threads)."""
@@ -94,7 +89,7 @@ class MotionSwitcherService:
         self.handled = 0
 
     def poll(self) -> None:
-        for req in _take(self._requests):
+        for req in take(self._requests, 8):
             response = self.state.handle(req)
             self.handled += 1
             if not req.header.policy.noreply:
@@ -117,7 +112,7 @@ class MotionSwitcherClient:
             if now >= next_send:
                 self._requests.write(req)
                 next_send = now + resend_s
-            for r in _take(self._replies):
+            for r in take(self._replies, 8):
                 if r.header.identity.id == req.header.identity.id and r.header.identity.api_id == api_id:
                     return r
             time.sleep(0.01)

@@ -71,6 +71,11 @@ def take_serialized(reader: DataReader, n: int = 16) -> list[bytes]:
     return [data for data, info in ret if info.valid_data]
 
 
+def take(reader: DataReader, n: int = 16) -> list[Any]:
+    """Take up to `n` deserialized samples, oldest first, non-blocking; state-only samples (no data) skipped."""
+    return [s for s in reader.take(n) if not isinstance(s, InvalidSample)]
+
+
 class Endpoint:
     """Writers and readers on one participant. Listener handlers run on Cyclone's receive thread; processes that
     must exit cleanly (the bridge, the simulator) poll instead."""
@@ -96,13 +101,12 @@ class Endpoint:
     def reader(self, name: str, msg_type: type, handler: Callable[[Any], None], serialized: bool = False) -> DataReader:
         """A reader whose `handler` runs on Cyclone's listener thread for every sample: the deserialized message,
         or with `serialized` its bytes (see take_serialized). A handler that raises is counted and reported."""
-        take = (lambda r: take_serialized(r, 16)) if serialized else (
-            lambda r: [s for s in r.take(16) if not isinstance(s, InvalidSample)])
+        take_some = (lambda r: take_serialized(r, 16)) if serialized else (lambda r: take(r, 16))
 
         def on_data(reader: DataReader | None) -> None:
             if reader is None:  # the reader is being deleted (shutdown)
                 return
-            for sample in take(reader):
+            for sample in take_some(reader):
                 try:
                     handler(sample)
                 except Exception as e:
