@@ -112,3 +112,37 @@ def test_lost_source_is_reported_and_retried(rclpy_context, tmp_path):
     imgs, _, _ = _collect(rclpy_context, node, 1.0)
     assert imgs and node.source is not None
     node.destroy_node()
+
+
+def test_managed_lifecycle_through_the_lifecycle_services(rclpy_context, tmp_path):
+    """autostart false: the node waits unconfigured; configure opens the source, activate publishes, deactivate
+    stops the frames with the source still open, cleanup closes it."""
+    from tests.support.lifecycle import LifecycleClient
+
+    node = CameraNode(context=rclpy_context, parameter_overrides=[
+        Parameter("uri", value=str(make_video(tmp_path / "v.mp4"))), Parameter("autostart", value=False)])
+    sub = Node("lifecycle_test", context=rclpy_context)
+    ex = SingleThreadedExecutor(context=rclpy_context)
+    ex.add_node(node)
+    ex.add_node(sub)
+    imgs: list[Image] = []
+    sub.create_subscription(Image, "camera/head/image_raw", imgs.append, qos_profile_sensor_data)
+    lc = LifecycleClient(sub, ex, "camera")
+    try:
+        assert lc.state() == "unconfigured" and node.source is None
+        spin_until(ex, lambda: False, 0.5)
+        assert not imgs
+        assert lc.set("configure") and lc.state() == "inactive" and node.source is not None
+        spin_until(ex, lambda: False, 0.5)
+        assert not imgs
+        assert lc.set("activate") and spin_until(ex, lambda: len(imgs) >= 5, 10)
+        assert lc.set("deactivate") and lc.state() == "inactive" and node.source is not None
+        spin_until(ex, lambda: False, 0.2)
+        n = len(imgs)
+        spin_until(ex, lambda: False, 0.6)
+        assert len(imgs) == n
+        assert lc.set("cleanup") and lc.state() == "unconfigured" and node.source is None
+    finally:
+        ex.shutdown()
+        node.destroy_node()
+        sub.destroy_node()

@@ -24,9 +24,12 @@ def test_camera_clock_and_reset(rclpy_context, spawn):
     node = Node("sim_test", context=rclpy_context)
     ex = SingleThreadedExecutor(context=rclpy_context)
     ex.add_node(node)
+    # REP-2003: the simulator publishes reliable, so a reliable subscriber (RViz, ros2 bag record, the policy) and a
+    # best-effort one both match
     sensor = QoSProfile(depth=5, reliability=ReliabilityPolicy.BEST_EFFORT)
     imgs, infos, clocks = [], [], []
-    node.create_subscription(Image, "camera/head/image_raw", imgs.append, sensor)
+    node.create_subscription(Image, "camera/head/image_raw", imgs.append,
+                             QoSProfile(depth=5, reliability=ReliabilityPolicy.RELIABLE))
     node.create_subscription(CameraInfo, "camera/head/camera_info", infos.append, sensor)
     node.create_subscription(Clock, "/clock", clocks.append, 10)
     assert spin_until(ex, lambda: len(imgs) >= 2 and len(infos) >= 5, 30), proc.output()
@@ -54,10 +57,12 @@ def test_camera_clock_and_reset(rclpy_context, spawn):
     ticks = np.diff([to_sec(c.clock) for c in clocks])
     assert np.allclose(ticks / 0.01, np.round(ticks / 0.01), atol=1e-3) and ticks.min() > 0.0099, ticks
     assert len(clocks) == pytest.approx(sim_span * 100.0, rel=0.2)
-    # ... while the ~900 kB images go best-effort over loopback UDP: on a loaded 2-core machine with small socket
-    # buffers most can be lost (17-24 Hz of 30 seen here, 6 Hz on CI), so only "some arrive, each is a captured
-    # frame" is asserted; see docs/operator.md on DDS socket buffers
-    assert len(imgs) >= 1, "no camera image arrived in 13 s"
+    # ... and the ~900 kB images reach a reliable subscriber at that rate: best-effort over loopback UDP lost a quarter
+    # to a half of them here (6 Hz of 30 on CI; benchmarks/image_qos.py); a reliable reader's lost fragments are
+    # repaired (a slow reader may still miss frames the publisher's keep-last 2 has replaced: half is asserted)
+    offered = node.get_publishers_info_by_topic("camera/head/image_raw")
+    assert [i.qos_profile.reliability for i in offered] == [ReliabilityPolicy.RELIABLE], offered
+    assert len(imgs) >= 0.5 * len(infos), (len(imgs), len(infos))
     m = imgs[-1]
     assert (m.width, m.height, m.encoding, m.step) == (640, 480, "rgb8", 640 * 3) and len(m.data) == 640 * 480 * 3
     pixels = np.frombuffer(bytes(m.data), np.uint8).reshape(480, 640, 3)

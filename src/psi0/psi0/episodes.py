@@ -109,11 +109,12 @@ class Harness:
         from rclpy.executors import SingleThreadedExecutor
         from rclpy.node import Node
         from rclpy.parameter import Parameter
-        from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
+        from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
         from sensor_msgs.msg import Image, Imu, JointState
         from std_msgs.msg import String
         from std_srvs.srv import Trigger
 
+        from psi0_core.qos import image_subscriber_qos
         from psi0_msgs.msg import ActionChunk, BodyPoses, BridgeStatus, PolicyStatus
 
         if not rclpy.ok():
@@ -166,8 +167,9 @@ class Harness:
             self._video_every = max(1, round(30 / video_fps))
             self._view: np.ndarray | None = None
             self._head_count = 0
-            self.node.create_subscription(Image, "camera/head/image_raw", self._on_head, qos_profile_sensor_data)
-            self.node.create_subscription(Image, "camera/third_person/image_raw", self._on_view, qos_profile_sensor_data)
+            frames = image_subscriber_qos()  # reliable keep-last 1: best-effort loses frames here (psi0_core.qos)
+            self.node.create_subscription(Image, "camera/head/image_raw", self._on_head, frames)
+            self.node.create_subscription(Image, "camera/third_person/image_raw", self._on_view, frames)
         self.filming = False
 
     # ---- callbacks ---------------------------------------------------------------------------

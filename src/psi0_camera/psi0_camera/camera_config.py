@@ -19,6 +19,10 @@ class CameraConfig(NodeConfig, node="camera"):
     frame_id: str = param("head_camera", "header.frame_id")
     calibration: str = param("", "camera_info YAML (empty: D435 default pinhole)")
     topic: str = param("camera/head", "topic prefix: <topic>/image_raw, <topic>/camera_info")
+    autostart: bool = param(True, "configure and activate at start-up (false: wait for lifecycle transitions)")
+    image_reliability: str = param("reliable", "QoS reliability of image_raw and camera_info (REP-2003: reliable; "
+                                   "subscribers choose best-effort for the newest frame)",
+                                   choices=("reliable", "best_effort"))
     retry_s: float = param(1.0, "reopen a lost source after this long", range=(0.1, 60.0))
 
     def check(self) -> None:

@@ -1,9 +1,14 @@
 """camera_node: frames from a device or a file → sensor_msgs/Image (rgb8) + CameraInfo, stamped at capture.
 
-Topics (relative): `camera/head/image_raw` and `camera/head/camera_info` (sensor-data QoS), `/diagnostics`
+Topics (relative): `camera/head/image_raw` and `camera/head/camera_info` (reliable, keep-last 2, after REP-2003:
+subscribe best-effort for the newest frame; `image_reliability` best_effort for the old behaviour), `/diagnostics`
 (actual rate, late and dropped frames, lost-device count). Sources: `video` (file, optional loop),
 `folder` (images), `v4l2` (OpenCV device index or path), `realsense` (pyrealsense2 colour stream).
 A lost device or unreadable file is reported and reopened every `retry_s`; the node does not exit.
+A managed (lifecycle) node: configure opens the source, activate starts publishing, deactivate stops
+publishing (the source stays open), cleanup closes it; with `autostart` (the default) it configures and
+activates itself at start-up, otherwise `ros2 lifecycle set /camera configure` / `activate` or a lifecycle
+manager drives it.
 CameraInfo comes from `calibration` (a ROS camera_info YAML) or, when empty, a pinhole model with the
 G1 head camera's (RealSense D435) horizontal field of view of 69.4°.
 """
@@ -17,14 +22,14 @@ from pathlib import Path
 
 import yaml
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
-from rclpy.node import Node
-from rclpy.qos import qos_profile_sensor_data
+from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 from sensor_msgs.msg import CameraInfo, Image
 
 from psi0_camera.camera_config import CameraConfig
 from psi0_camera.camera_sources import SourceLost, crop_resize, open_source
 from psi0_core.image_codec import numpy_to_image, pinhole_info
 from psi0_core.params import ConfigError
+from psi0_core.qos import image_publisher_qos
 from psi0_core.ros_params import declare_config, run_node
 
 
@@ -47,24 +52,56 @@ def info_from_yaml(path: str) -> CameraInfo:
     return info
 
 
-class CameraNode(Node):
+class CameraNode(LifecycleNode):
     def __init__(self, **kwargs) -> None:
         super().__init__("camera", **kwargs)
+        self.source = None  # before anything can fail: destroy_node closes it
         cfg = self.cfg = declare_config(self, CameraConfig)
         self.info = info_from_yaml(cfg.calibration) if cfg.calibration else None
-        self.pub_img = self.create_publisher(Image, f"{cfg.topic}/image_raw", qos_profile_sensor_data)
-        self.pub_info = self.create_publisher(CameraInfo, f"{cfg.topic}/camera_info", qos_profile_sensor_data)
+        qos = image_publisher_qos(cfg.image_reliability)  # REP-2003: reliable publisher, consumers choose
+        self.pub_img = self.create_publisher(Image, f"{cfg.topic}/image_raw", qos)
+        self.pub_info = self.create_publisher(CameraInfo, f"{cfg.topic}/camera_info", qos)
         self.pub_diag = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
-        self.source = None
         self.next_retry = 0.0
         self.stats = {"published": 0, "late": 0, "lost": 0, "ended": False}
         self.last_error = ""
         self.stamps: list[float] = []
         self.period = 1.0 / cfg.rate_hz
         self.last_tick: float | None = None
-        self._open()
         self.create_timer(self.period, self._tick)
         self.create_timer(1.0, self._diagnostics)
+        if cfg.autostart:
+            self.trigger_configure()
+            self.trigger_activate()
+
+    # ---- lifecycle ------------------------------------------------------------------------------
+    @property
+    def lifecycle_state(self) -> str:
+        return self._state_machine.current_state[1]
+
+    def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self._open()  # a source that is not there yet is retried every retry_s (reported, not a failure)
+        return super().on_configure(state)
+
+    def on_cleanup(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self._close()
+        return super().on_cleanup(state)
+
+    def on_shutdown(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self._close()
+        return super().on_shutdown(state)
+
+    def on_error(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self._close()
+        return TransitionCallbackReturn.SUCCESS
+
+    def _close(self) -> None:
+        if self.source is not None:
+            try:
+                self.source.close()
+            except Exception as e:
+                self.get_logger().warning(f"closing the camera source: {e!r}")
+        self.source = None
 
     def _open(self) -> None:
         c = self.cfg
@@ -79,15 +116,13 @@ class CameraNode(Node):
         self.last_error = why
         self.get_logger().error(f"camera source lost: {why}; retrying every {self.cfg.retry_s} s",
                                 throttle_duration_sec=5.0)
-        if self.source is not None:
-            try:
-                self.source.close()
-            except Exception:
-                pass
-        self.source = None
+        self._close()
         self.next_retry = time.monotonic() + self.cfg.retry_s
 
     def _tick(self) -> None:
+        if self.lifecycle_state != "active":
+            self.last_tick = None
+            return
         t = time.monotonic()
         if self.last_tick is not None and t - self.last_tick > 1.5 * self.period:
             self.stats["late"] += 1
@@ -122,18 +157,24 @@ class CameraNode(Node):
 
     def _diagnostics(self) -> None:
         d = DiagnosticStatus(name="psi0 camera", hardware_id=self.cfg.uri or self.cfg.source)
+        if self.lifecycle_state != "active":
+            d.level, d.message = bytes([0]), self.lifecycle_state
+            self._send(d)
+            return
         lost = self.source is None
         d.level = bytes([2 if lost else 1 if self.stats["late"] else 0])
         d.message = self.last_error if lost else f"{self.actual_rate():.1f} Hz"
         d.values = [KeyValue(key=k, value=str(v)) for k, v in {**self.stats, "rate_hz": round(self.actual_rate(), 2),
                                                                "requested_hz": self.cfg.rate_hz}.items()]
+        self._send(d)
+
+    def _send(self, d: DiagnosticStatus) -> None:
         arr = DiagnosticArray(status=[d])
         arr.header.stamp = self.get_clock().now().to_msg()
         self.pub_diag.publish(arr)
 
     def destroy_node(self) -> None:
-        if self.source is not None:
-            self.source.close()
+        self._close()
         super().destroy_node()
 
 

@@ -18,6 +18,9 @@ class PolicyConfig(NodeConfig, node="policy"):
     conditioning: str = param("training", "RTC mode: training (prefix-conditioned checkpoint) or guidance",
                               choices=("training", "guidance"))
     image_topics: tuple[str, ...] = param(["camera/head/image_raw"], "camera topics, in the model's camera order")
+    image_reliability: str = param("reliable", "QoS reliability of the image subscriptions (reliable: measured 29-30 "
+                                   "frames/s on localhost where best-effort lost a quarter to a half; psi0_core.qos)",
+                                   choices=("reliable", "best_effort"))
     instruction: str = param("", "instruction used until one arrives on the `instruction` topic")
     max_image_age_s: float = param(0.1, "refuse an observation whose image is older than this at inference start",
                                    range=(0.01, 2.0))
@@ -29,7 +32,10 @@ class PolicyConfig(NodeConfig, node="policy"):
     extra_latency_ms: float = param(0.0, "added to every inference (evaluation: a slower model); 0 in deployment",
                                     range=(0.0, 5000.0))
     seed: int = param(0, "noise seed: chunk k uses seed + k (deterministic replays)", range=(0, 2**31 - 1))
-    autostart: bool = param(True, "activate right after loading (otherwise call policy/activate)")
+    configure_at_start: bool = param(True, "load the bundle at start-up (false: wait for a lifecycle configure, as "
+                                     "a lifecycle manager expects)")
+    autostart: bool = param(True, "activate right after configuring at start-up (otherwise policy/activate or a "
+                            "lifecycle activate)")
     publish_trajectory: bool = param(False, "also publish trajectory_msgs/JointTrajectory on `joint_trajectory`")
     status_rate_hz: float = param(2.0, "PolicyStatus / diagnostics rate", range=(0.2, 50.0))
 

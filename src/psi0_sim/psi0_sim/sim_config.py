@@ -26,6 +26,9 @@ class SimConfig(NodeConfig, node="sim"):
     camera_rate_hz: float = param(30.0, "head camera rate (sim time)", range=(1.0, 60.0))
     width: int = param(640, "image width", range=(64, 1920))
     height: int = param(480, "image height", range=(48, 1080))
+    image_reliability: str = param("reliable", "QoS reliability of the image and camera_info publishers (REP-2003: "
+                                   "reliable; subscribers choose best-effort for the newest frame)",
+                                   choices=("reliable", "best_effort"))
     third_person_rate_hz: float = param(0.0, "publish the third-person view on camera/third_person/image_raw at this "
                                         "rate (0 = off; for videos)", range=(0.0, 60.0))
     publish_clock: bool = param(True, "publish /clock (rosgraph_msgs/Clock) at clock_rate_hz of sim time")

@@ -2,7 +2,7 @@
 
 Robot side (Cyclone DDS, unitree_hg types): see robot_interface.py — `rt/lowstate` at 500 Hz,
 `rt/lowcmd`, Dex3 state/cmd. ROS side: `camera/head/image_raw` (rgb8, 640×480, 30 Hz, stamped with
-the sim time of capture, best-effort keep-last 2) and `camera/head/camera_info`, optionally
+the sim time of capture, reliable keep-last 2 after REP-2003: `image_reliability`) and `camera/head/camera_info`, optionally
 `camera/third_person/image_raw` (`third_person_rate_hz`), `~/base_pose` (the pelvis' ground-truth pose,
 geometry_msgs/PoseStamped in frame world, `base_pose_rate_hz`: evaluation only, a robot has no such topic),
 `~/bodies` (psi0_msgs/BodyPoses of `ground_truth_bodies`: wrists, shoulders, objects; evaluation only), `/clock`
@@ -22,12 +22,12 @@ os.environ.setdefault("MUJOCO_GL", "egl")
 import numpy as np
 from geometry_msgs.msg import PoseStamped
 from rclpy.node import Node
-from rclpy.qos import QoSProfile, ReliabilityPolicy
 from rosgraph_msgs.msg import Clock
 from sensor_msgs.msg import CameraInfo, Image
 from std_srvs.srv import Trigger
 
 from psi0_core.image_codec import numpy_to_image, pinhole_info
+from psi0_core.qos import image_publisher_qos
 from psi0_core.ros_params import declare_config, run_node
 from psi0_core.rostime import to_time_msg
 from psi0_msgs.msg import BodyPoses
@@ -55,7 +55,7 @@ class SimNode(Node):
             model = self.physics.model
             camera = lambda: Camera(model, "head_camera", cfg.width, cfg.height)  # noqa: E731
             self.K = intrinsics(float(model.cam_fovy[model.camera("head_camera").id]), cfg.width, cfg.height)
-        sensor = QoSProfile(depth=2, reliability=ReliabilityPolicy.BEST_EFFORT)
+        sensor = image_publisher_qos(cfg.image_reliability)  # REP-2003: reliable publisher, consumers choose
         self.pub_img = self.create_publisher(Image, "camera/head/image_raw", sensor)
         self.pub_info = self.create_publisher(CameraInfo, "camera/head/camera_info", sensor)
         self.pub_clock = self.create_publisher(Clock, "/clock", 10) if cfg.publish_clock else None
