@@ -20,6 +20,12 @@ Behaviour:
   failed configure answers failure and leaves the node unconfigured (PolicyStatus ERROR, last_error says why).
 - A timer (tick_hz) runs the ChunkScheduler; inference runs in a worker thread, so callbacks stay
   responsive and the executor never waits for the model. A result that arrives after a deactivate is dropped.
+- At inference start the newest image of every camera must be younger than max_image_age_s and
+  joint_states must have arrived; otherwise the observation is rejected (counted, reported in
+  diagnostics), nothing is published, and the next tick retries. The bridge meanwhile executes the
+  tail of the current chunk and then holds (its own watchdogs decide when to stop).
+- A failed inference (exception) is counted and reported; the node keeps running.
+- Chunk k uses noise seed `seed + k`: replaying the same observations reproduces the same chunks.
 """
 
 from __future__ import annotations
