@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from psi0_core.params import NodeConfig, param, require
+from psi0_core.qos import IMAGE_RELIABILITY
 
 
 @dataclass(frozen=True)
@@ -21,8 +22,8 @@ class CameraConfig(NodeConfig, node="camera"):
     topic: str = param("camera/head", "topic prefix: <topic>/image_raw, <topic>/camera_info")
     autostart: bool = param(True, "configure and activate at start-up (false: wait for lifecycle transitions)")
     image_reliability: str = param("reliable", "QoS reliability of image_raw and camera_info (REP-2003: reliable; "
-                                   "subscribers choose best-effort for the newest frame)",
-                                   choices=("reliable", "best_effort"))
+                                   "each subscriber chooses; psi0_core.qos)",
+                                   choices=IMAGE_RELIABILITY)
     retry_s: float = param(1.0, "reopen a lost source after this long", range=(0.1, 60.0))
 
     def check(self) -> None:

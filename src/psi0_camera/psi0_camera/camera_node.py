@@ -1,7 +1,7 @@
 """camera_node: frames from a device or a file → sensor_msgs/Image (rgb8) + CameraInfo, stamped at capture.
 
 Topics (relative): `camera/head/image_raw` and `camera/head/camera_info` (reliable, keep-last 2, after REP-2003:
-subscribe best-effort for the newest frame; `image_reliability` best_effort for the old behaviour), `/diagnostics`
+each subscriber chooses its reliability; `image_reliability` best_effort for the old behaviour), `/diagnostics`
 (actual rate, late and dropped frames, lost-device count). Sources: `video` (file, optional loop),
 `folder` (images), `v4l2` (OpenCV device index or path), `realsense` (pyrealsense2 colour stream).
 A lost device or unreadable file is reported and reopened every `retry_s`; the node does not exit.

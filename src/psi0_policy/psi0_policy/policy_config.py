@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from psi0_core.params import NodeConfig, param, require
+from psi0_core.qos import IMAGE_RELIABILITY
 
 
 @dataclass(frozen=True)
@@ -20,7 +21,7 @@ class PolicyConfig(NodeConfig, node="policy"):
     image_topics: tuple[str, ...] = param(["camera/head/image_raw"], "camera topics, in the model's camera order")
     image_reliability: str = param("reliable", "QoS reliability of the image subscriptions (reliable: measured 29-30 "
                                    "frames/s on localhost where best-effort lost a quarter to a half; psi0_core.qos)",
-                                   choices=("reliable", "best_effort"))
+                                   choices=IMAGE_RELIABILITY)
     instruction: str = param("", "instruction used until one arrives on the `instruction` topic")
     max_image_age_s: float = param(0.1, "refuse an observation whose image is older than this at inference start",
                                    range=(0.01, 2.0))

@@ -215,16 +215,19 @@ class PolicyNode(LifecycleNode):
         return super().on_deactivate(state)
 
     def on_cleanup(self, state: LifecycleState) -> TransitionCallbackReturn:
-        self.policy = self.scheduler = None
+        self._unload()
         return super().on_cleanup(state)
 
     def on_shutdown(self, state: LifecycleState) -> TransitionCallbackReturn:
-        self.policy = self.scheduler = None
+        self._unload()
         return super().on_shutdown(state)
 
     def on_error(self, state: LifecycleState) -> TransitionCallbackReturn:
-        self.policy = self.scheduler = None
+        self._unload()
         return TransitionCallbackReturn.SUCCESS  # back to unconfigured
+
+    def _unload(self) -> None:
+        self.policy = self.scheduler = None  # an inference in flight finds no scheduler and is dropped
 
     # ---- inputs --------------------------------------------------------------------------------
     def now(self) -> float:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from psi0_core.params import NodeConfig, param, require
+from psi0_core.qos import IMAGE_RELIABILITY
 
 
 @dataclass(frozen=True)
@@ -27,8 +28,8 @@ class SimConfig(NodeConfig, node="sim"):
     width: int = param(640, "image width", range=(64, 1920))
     height: int = param(480, "image height", range=(48, 1080))
     image_reliability: str = param("reliable", "QoS reliability of the image and camera_info publishers (REP-2003: "
-                                   "reliable; subscribers choose best-effort for the newest frame)",
-                                   choices=("reliable", "best_effort"))
+                                   "reliable; each subscriber chooses; psi0_core.qos)",
+                                   choices=IMAGE_RELIABILITY)
     third_person_rate_hz: float = param(0.0, "publish the third-person view on camera/third_person/image_raw at this "
                                         "rate (0 = off; for videos)", range=(0.0, 60.0))
     publish_clock: bool = param(True, "publish /clock (rosgraph_msgs/Clock) at clock_rate_hz of sim time")
