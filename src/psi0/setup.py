@@ -41,6 +41,8 @@ setup(
         "console_scripts": [
             "psi0 = psi0.cli:main",
             "estop_heartbeat = psi0.estop_heartbeat:main",
+            "robot_state = psi0.robot_state_node:main",
+            "view = psi0.view_node:main",
         ],
     },
 )

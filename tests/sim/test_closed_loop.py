@@ -198,10 +198,40 @@ def test_a_fall_is_an_s12_stop(sim, rclpy_context, spawn):
         ros.close()
 
 
-def test_arm_chunk_moves_the_wrist_to_its_target(sim_band, rclpy_context, spawn):
+def _tf_pose(tf: dict, frame: str, root: str = "pelvis") -> np.ndarray:
+    """(4, 4) pose of `frame` in `root`, composed from the newest /tf transforms by child frame."""
+    from psi0_core.g1_kinematics import quat_to_matrix
+
+    pose = np.eye(4)
+    while frame != root:
+        t = tf[frame]
+        local = np.eye(4)
+        r, p = t.transform.rotation, t.transform.translation
+        local[:3, :3], local[:3, 3] = quat_to_matrix((r.w, r.x, r.y, r.z)), (p.x, p.y, p.z)
+        pose, frame = local @ pose, t.header.frame_id
+    return pose
+
+
+def _body_in_pelvis(physics: G1Physics, body: str) -> np.ndarray:
+    d = physics.data
+    world = {}
+    for name in ("pelvis", body):
+        world[name] = np.eye(4)
+        world[name][:3, :3], world[name][:3, 3] = d.body(name).xmat.reshape(3, 3), d.body(name).xpos
+    return np.linalg.inv(world["pelvis"]) @ world[body]
+
+
+def test_arm_chunk_moves_the_wrist_to_its_target_and_tf_shows_it(sim_band, rclpy_context, spawn):
+    """The wrist reaches its target, and the robot_state node's /tf (from the bridge's joint_states and imu) puts
+    the wrist and the hand where the simulator has them, relative to the pelvis, and the pelvis at its attitude."""
+    from tf2_msgs.msg import TFMessage
+
     domain, physics, _iface, loop = sim_band
     bridge = _bridge(spawn, domain, "arm_gravity_ff:=true")
+    spawn([str(find_executable("psi0", "robot_state"))], name="robot_state")
     ros = RosSide(rclpy_context)
+    tf: dict = {}
+    ros.node.create_subscription(TFMessage, "/tf", lambda m: tf.update({t.child_frame_id: t for t in m.transforms}), 10)
     try:
         assert ros.wait(lambda: ros.status is not None and ros.state() == "ACTIVE", 20), bridge.output()
         arm = {"right_shoulder_pitch_joint": -0.6, "right_shoulder_roll_joint": -0.25, "right_elbow_joint": 0.9}
@@ -215,6 +245,18 @@ def test_arm_chunk_moves_the_wrist_to_its_target(sim_band, rclpy_context, spawn)
         err = float(np.linalg.norm(actual - target))
         print(f"right wrist error {err * 100:.2f} cm")
         assert err < 0.02
+
+        tf.clear()
+        assert ros.wait(lambda: "pelvis" in tf and "right_hand_index_1_link" in tf, 10), sorted(tf)
+        with loop.lock:  # the arm holds still now: /tf (≤ 1/30 s old) and the physics see the same pose
+            truth = {b: _body_in_pelvis(physics, b) for b in ("right_wrist_yaw_link", "right_hand_index_1_link")}
+            pelvis_rot = physics.data.body("pelvis").xmat.reshape(3, 3).copy()
+        for body, pose in truth.items():
+            shown = _tf_pose(tf, body)
+            assert np.linalg.norm(shown[:3, 3] - pose[:3, 3]) < 0.01, (body, shown[:3, 3], pose[:3, 3])
+        base = _tf_pose(tf, "pelvis", root="odom")[:3, :3]
+        angle = np.degrees(np.arccos(np.clip((np.trace(base.T @ pelvis_rot) - 1) / 2, -1, 1)))
+        assert angle < 2.0, f"odom → pelvis is {angle:.1f}° off the simulator's pelvis attitude"
     finally:
         ros.close()
 

@@ -37,6 +37,7 @@ LIBRARIES: dict[str, tuple[str, str]] = {
     "pytest": ("rosdep", "python3-pytest"),
     "hypothesis": ("rosdep", "python3-hypothesis"),
     "websockets": ("rosdep", "python3-websockets"),
+    "google": ("rosdep", "python3-protobuf"),  # google.protobuf
     "mujoco": ("rosdep", "python3-mujoco-pip"),
     "onnxruntime": ("rosdep", "python3-onnxruntime-pip"),
     "rosbags": ("rosdep", "python3-rosbags-pip"),

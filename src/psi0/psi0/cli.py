@@ -29,6 +29,8 @@ SCHEMAS = {
     "bridge": "psi0_bridge.bridge_config:BridgeConfig",
     "camera": "psi0_camera.camera_config:CameraConfig",
     "policy": "psi0_policy.policy_config:PolicyConfig",
+    "robot_state": "psi0.robot_state_config:RobotStateConfig",
+    "view": "psi0.view_config:ViewConfig",
     "sim": "psi0_sim.sim_config:SimConfig",
 }
 
@@ -144,6 +146,24 @@ def cmd_motion_mode(ns: argparse.Namespace) -> int:
     return run(ns.network_interface, ns.robot_domain, ns.release, ns.timeout)
 
 
+def cmd_view(ns: argparse.Namespace) -> int:
+    """Runs the view node in this process's place (Ctrl-C stops it), its parameters from name:=value."""
+    import os
+
+    import yaml
+
+    from psi0.launcher import find_executable
+    from psi0.view_config import ViewConfig
+
+    params = {"host": ns.host, "port": str(ns.port), **_parse_assignments(ns.args)}
+    ViewConfig.from_values({k: yaml.safe_load(v) for k, v in params.items()})  # bad keys/values: one line, exit 2
+    exe = str(find_executable("psi0", "view"))
+    argv = [exe, "--ros-args", *(a for k, v in params.items() for a in ("-p", f"{k}:={v}"))]
+    print(f"[psi0 view] Foxglove live view on ws://{ns.host}:{ns.port}: open it in Foxglove (Open connection)")
+    os.execv(exe, argv)
+    return 0  # not reached
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="psi0", description="psi0: the Ψ0 stack for the Unitree G1")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -179,6 +199,11 @@ def build_parser() -> argparse.ArgumentParser:
     mm.add_argument("--robot-domain", type=int, default=1, help="the robot's DDS domain (0: a real G1, 1: the simulator)")
     mm.add_argument("--timeout", type=float, default=2.0, help="seconds to wait for each answer")
     mm.set_defaults(func=cmd_motion_mode)
+    view = sub.add_parser("view", help="live view in Foxglove: camera, joints, chunks, status, the robot model")
+    view.add_argument("args", nargs="*", help="view parameters, name:=value (psi0 params view)")
+    view.add_argument("--host", default="127.0.0.1", help="address to serve on (0.0.0.0: every interface)")
+    view.add_argument("--port", type=int, default=8765)
+    view.set_defaults(func=cmd_view)
     from psi0_policy.data.cli import add_parser as add_data  # light: argparse + numpy (the work imports lazily)
 
     add_data(sub)

@@ -367,7 +367,7 @@ class BridgeNode(Node):
         js.effort = np.concatenate([tau, np.zeros(len(hq))]).tolist()
         self.pub_js.publish(js)
         imu = Imu()
-        imu.header.stamp, imu.header.frame_id = js.header.stamp, "imu_link"
+        imu.header.stamp, imu.header.frame_id = js.header.stamp, "imu_in_pelvis"  # a frame of the robot model
         imu.orientation.w, imu.orientation.x, imu.orientation.y, imu.orientation.z = (float(v) for v in quat)
         imu.angular_velocity.x, imu.angular_velocity.y, imu.angular_velocity.z = (float(v) for v in gyro)
         imu.linear_acceleration.x, imu.linear_acceleration.y, imu.linear_acceleration.z = (float(v) for v in acc)
