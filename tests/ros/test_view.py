@@ -203,3 +203,12 @@ def test_the_view_streams_every_channel_decodably(rclpy_context, spawn):
         stack.close()
         ex.shutdown()
         node.destroy_node()
+
+
+@pytest.mark.parametrize("args", [["bogus:=1"], ["--port", "70000"], ["image_rate_hz:=0"]])
+def test_psi0_view_rejects_bad_parameters_in_one_line(args, capsys):
+    from psi0.cli import main
+
+    assert main(["view", *args]) == 2  # before any server starts
+    err = capsys.readouterr().err
+    assert err.startswith("psi0: error: view") and len(err.strip().splitlines()) == 1, err

@@ -179,3 +179,13 @@ def test_the_inertials_are_mujocos():
         np.testing.assert_allclose(tensor, r @ np.diag(m.body_inertia[b]) @ r.T, atol=1e-8, err_msg=link.get("name"))
         np.testing.assert_allclose([float(v) for v in inertial.find("origin").get("xyz").split()], m.body_ipos[b], atol=1e-9)
         assert float(inertial.find("mass").get("value")) == pytest.approx(m.body_mass[b])
+
+
+def test_psi0_urdf_writes_the_published_description(tmp_path, capsys):
+    from psi0.cli import main
+
+    assert main(["urdf", "-o", str(tmp_path / "g1.urdf")]) == 0
+    assert (tmp_path / "g1.urdf").read_text() == g1_urdf()
+    capsys.readouterr()
+    assert main(["urdf"]) == 0
+    assert capsys.readouterr().out == g1_urdf()

@@ -164,6 +164,19 @@ def cmd_view(ns: argparse.Namespace) -> int:
     return 0  # not reached
 
 
+def cmd_urdf(ns: argparse.Namespace) -> int:
+    """The G1 URDF robot_state publishes, to stdout or a file (for robot_state_publisher, RViz, a URDF viewer)."""
+    from psi0_core.g1_urdf import g1_urdf
+
+    text = g1_urdf()
+    if ns.output:
+        Path(ns.output).write_text(text)
+        print(f"[psi0 urdf] wrote {ns.output}")
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="psi0", description="psi0: the Ψ0 stack for the Unitree G1")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -204,6 +217,9 @@ def build_parser() -> argparse.ArgumentParser:
     view.add_argument("--host", default="127.0.0.1", help="address to serve on (0.0.0.0: every interface)")
     view.add_argument("--port", type=int, default=8765)
     view.set_defaults(func=cmd_view)
+    urdf = sub.add_parser("urdf", help="write the G1 URDF (the robot_description robot_state publishes)")
+    urdf.add_argument("-o", "--output", help="file to write (default: stdout)")
+    urdf.set_defaults(func=cmd_urdf)
     from psi0_policy.data.cli import add_parser as add_data  # light: argparse + numpy (the work imports lazily)
 
     add_data(sub)
