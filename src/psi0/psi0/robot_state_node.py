@@ -57,7 +57,7 @@ class RobotStateNode(Node):
         self.kin = load_kinematics()
         self._joint = {j.name: j for j in self.kin.movable}
         # The newest joint_states and imu, kept serialized and decoded at the publish rate, not at their 100 Hz:
-        # decoding every JointState (43 names) took ~0.6 ms of Python per message, 12 % of a core for both inputs.
+        # decoding both 100 Hz inputs cost ~6 % of a core (measured at a 1 Hz publish rate: 11.9 % decoded, 5.9 % raw).
         self._js_raw: bytes | None = None
         self._received = -math.inf  # monotonic time of the newest joint_states
         self._imu_raw: bytes | None = None
