@@ -16,11 +16,12 @@ import pytest
 from unitree_sdk2py.idl.unitree_hg.msg.dds_ import HandCmd_, LowCmd_
 
 from psi0.launcher import find_executable
+from psi0_core.g1_adapter import action_names
 from psi0_core.lowlevel import MotorTargets, hand_cmd, lowcmd_message, pack_lowcmd
 from psi0_core.robot import load_g1
 from psi0_core.robot_dds import Endpoint
 from psi0_sim.loop import SimLoop
-from psi0_sim.model import Scene
+from psi0_sim.model import Scene, SceneObject
 from psi0_sim.physics import G1Physics
 from psi0_sim.robot_interface import SimRobotInterface
 from tests.bridge.helpers import hold_chunk
@@ -319,3 +320,99 @@ def test_unitree_sdk_style_client_drives_the_simulator(sim_band, spawn):
     # 200-500 Hz depending on the machine, so the rate itself is not the test)
     written = int(re.search(r"wrote (\d+) commands", client.output()).group(1))
     assert written > 400 and iface.commands >= 0.9 * written, (written, iface.commands)
+
+
+# The right Dex3 closed on an object between its thumb and its index and middle fingers (joint targets, rad).
+RIGHT_HAND_CLOSED = {"right_hand_thumb_0_joint": 0.0, "right_hand_thumb_1_joint": -0.6, "right_hand_thumb_2_joint": -1.2,
+                     "right_hand_index_0_joint": 1.0, "right_hand_index_1_joint": 1.2,
+                     "right_hand_middle_0_joint": 1.0, "right_hand_middle_1_joint": 1.2}
+
+
+def _grasp_row(t: float, close: bool) -> np.ndarray:
+    """A chunk row at t s: the hand open for 1 s, closing over the next 1 s (if `close`), the arm lifting 0.5 rad of
+    shoulder pitch over 2.5..4 s, then held."""
+    row = hold_chunk(h=1)[0]
+    names = action_names()
+    a = float(np.clip(t - 1.0, 0.0, 1.0)) if close else 0.0
+    for joint, target in RIGHT_HAND_CLOSED.items():
+        i = names.index(joint)
+        row[i] += a * (target - row[i])
+    i = names.index("right_shoulder_pitch_joint")
+    row[i] -= 0.5 * float(np.clip((t - 2.5) / 1.5, 0.0, 1.0))
+    return row
+
+
+def _hand_centre(physics: G1Physics) -> np.ndarray:
+    """Between the right thumb's tip link and the index and middle fingers' (world, m)."""
+    tips = [physics.data.body(f"right_hand_{f}_link").xpos.copy() for f in ("thumb_2", "index_1", "middle_1")]
+    return (tips[0] + (tips[1] + tips[2]) / 2) / 2
+
+
+def _place_cube(physics: G1Physics, centre: np.ndarray) -> None:
+    """The cube at `centre`, on the pedestal (the scene's table, 4 × 4 cm) moved under it."""
+    m, d = physics.model, physics.data
+    half = m.geom("table_top").size.copy()
+    half[2] = (centre[2] - 0.025) / 2
+    g = m.geom("table_top").id
+    m.geom_size[g] = half
+    m.geom_rbound[g] = float(np.linalg.norm(half))  # the broad phase's bounds follow the new size
+    m.geom_aabb[g] = (0.0, 0.0, 0.0, *half)
+    m.body("table").pos[:] = (centre[0], centre[1], half[2])
+    adr = m.jnt_qposadr[m.body("red_cube").jntadr[0]]
+    d.qpos[adr:adr + 7] = (*centre[:2], centre[2] + 0.001, 1.0, 0.0, 0.0, 0.0)
+    d.qvel[m.jnt_dofadr[m.body("red_cube").jntadr[0]]:][:6] = 0.0
+    mujoco.mj_forward(m, d)
+
+
+@pytest.mark.parametrize("close", [True, False])
+def test_a_dex3_grasp_through_the_bridge_lifts_a_50_g_cube(rclpy_context, spawn, close):
+    """The hand and arm dims of the chunks → bridge → rt/dex3/right/cmd and rt/lowcmd → MuJoCo: the right hand closes
+    on a 50 g cube standing on a pedestal between its thumb and fingers, the arm lifts, and the cube (ground truth)
+    stays ≥ 5 cm above where it stood for the last second. With the hand left open the same lift leaves the cube
+    behind: the test can fail. (The robot hangs in the elastic band: this tests the hand, not the legs.)"""
+    cube = SceneObject("red_cube", "box", (0.025, 0.025, 0.025), "0.85 0.1 0.1 1", (6.0, 0.0, 0.03))
+    domain, physics, iface, loop = _sim(Scene(table_pos=(6.0, 1.0), table_size=(0.02, 0.02, 0.3), objects=(cube,)),
+                                        elastic_band=True)
+    bridge = _bridge(spawn, domain, "arm_gravity_ff:=true")
+    ros = RosSide(rclpy_context)
+    try:
+        assert ros.wait(lambda: ros.status is not None and ros.state() == "ACTIVE", 30), bridge.output()
+        ros.send_chunk(hold_chunk(h=60))
+        ros.spin(1.5)  # the open hand settles where the bridge holds it: the cube goes there
+        with loop.lock:
+            centre = _hand_centre(physics)
+            _place_cube(physics, centre)
+        ros.send_chunk(hold_chunk(h=30))
+        ros.spin(0.5)
+        with loop.lock:
+            z0 = float(physics.data.body("red_cube").xpos[2])
+        assert abs(z0 - centre[2]) < 0.01, (z0, centre)  # it stands on its pedestal in the open hand
+        heights, t_start, next_chunk = [], time.monotonic(), 0.0
+        while (t := time.monotonic() - t_start) < 6.0:
+            if t >= next_chunk:
+                ros.send_chunk(np.stack([_grasp_row(t + i / 30, close) for i in range(60)]))
+                next_chunk = t + 1.0
+            ros.spin(0.05)
+            if t > 5.0:
+                with loop.lock:
+                    heights.append(float(physics.data.body("red_cube").xpos[2]) - z0)
+        lift = np.array(heights)
+        with loop.lock:  # what touches the cube now
+            m, d = physics.model, physics.data
+            cube_geom = m.geom("red_cube_geom").id
+            touching = {m.geom(int(c.geom2 if c.geom1 == cube_geom else c.geom1)).name
+                        for c in d.contact[:d.ncon] if cube_geom in (c.geom1, c.geom2)}
+        print(f"close={close}: cube lifted {lift.min() * 100:.1f}..{lift.max() * 100:.1f} cm over the last second, "
+              f"touching {sorted(touching)}, bridge {ros.state()}")
+        assert ros.state() in ("ACTIVE", "HOLDING") and ros.status.stops == 0
+        if close:
+            assert lift.min() > 0.05, lift
+            assert touching and all(g.startswith("right_") for g in touching), touching  # held by the hand alone
+            assert any("thumb" in g for g in touching) and any("index" in g or "middle" in g for g in touching), touching
+        else:
+            assert lift.max() < 0.02, lift  # the open hand does not carry it (it may knock it off its pedestal)
+    finally:
+        ros.close()
+        loop.stop()
+        iface.close()
+        assert loop.error is None
