@@ -212,3 +212,15 @@ def test_psi0_view_rejects_bad_parameters_in_one_line(args, capsys):
     assert main(["view", *args]) == 2  # before any server starts
     err = capsys.readouterr().err
     assert err.startswith("psi0: error: view") and len(err.strip().splitlines()) == 1, err
+
+
+def test_a_port_in_use_is_a_configuration_error(spawn, ros_domain):
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        view = spawn([str(find_executable("psi0", "view")), "--ros-args", "-p", f"port:={port}"], name="view")
+        assert view.wait(timeout=60) == 2, view.output()[-2000:]
+    assert f"cannot serve on 127.0.0.1:{port}" in view.output()
