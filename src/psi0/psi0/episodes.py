@@ -26,6 +26,7 @@ from psi0.chunk_metrics import boundary_jumps
 from psi0.tasks import DT, RaiseHand, task_for
 from psi0_core.chunks import Chunk, Received, replay
 from psi0_core.g1_adapter import ARMS, default_adapter
+from psi0_core.qos import latched_qos
 
 FALL_TILT_DEG = 15.0  # an episode in which the base tilted more than this (or an S12 stop) failed: the robot fell
 FALL_PELVIS_M = 0.5  # … or the pelvis dropped below this (simulator ground truth)
@@ -109,7 +110,7 @@ class Harness:
         from rclpy.executors import SingleThreadedExecutor
         from rclpy.node import Node
         from rclpy.parameter import Parameter
-        from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
+        from rclpy.qos import QoSProfile, ReliabilityPolicy
         from sensor_msgs.msg import Image, Imu, JointState
         from std_msgs.msg import String
         from std_srvs.srv import Trigger
@@ -126,7 +127,7 @@ class Harness:
         self.ex.add_node(self.node)
         self.adapter = default_adapter()
         rel = QoSProfile(depth=20, reliability=ReliabilityPolicy.RELIABLE)
-        latched = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
+        latched = latched_qos()
         self.pub_chunk = self.node.create_publisher(ActionChunk, "action_chunk", rel)
         self.pub_instr = self.node.create_publisher(String, "instruction", latched)
         self._instruction = ""

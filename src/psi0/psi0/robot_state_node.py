@@ -23,7 +23,6 @@ import time
 import numpy as np
 from geometry_msgs.msg import TransformStamped
 from rclpy.node import Node
-from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from rclpy.serialization import deserialize_message
 from sensor_msgs.msg import Imu, JointState
 from std_msgs.msg import String
@@ -32,9 +31,10 @@ from tf2_msgs.msg import TFMessage
 from psi0.robot_state_config import RobotStateConfig
 from psi0_core.g1_kinematics import BASE_PARENT, ROOT, Joint, load_kinematics, matrices_to_quats, matrix_to_quat
 from psi0_core.g1_urdf import g1_urdf
+from psi0_core.qos import latched_qos
 from psi0_core.ros_params import declare_config, run_node
 
-LATCHED = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
+LATCHED = latched_qos()
 
 
 def to_transform(parent: str, child: str, t: np.ndarray, stamp) -> TransformStamped:

@@ -30,6 +30,8 @@ from foxglove.schemas import (
 )
 from PIL import Image as PILImage
 
+from psi0_core.image_codec import image_to_numpy
+
 STRING_SCHEMA = {"type": "object", "properties": {"data": {"type": "string"}}}
 
 
@@ -43,19 +45,10 @@ def to_ns(header_stamp: Any) -> int:
 
 def jpeg_image(msg: Any, quality: int) -> CompressedImage:
     """sensor_msgs/Image (rgb8, bgr8 or mono8) → JPEG. ValueError for any other encoding or a short buffer."""
-    channels = {"rgb8": 3, "bgr8": 3, "mono8": 1}.get(msg.encoding)
-    if channels is None:
+    if msg.encoding not in ("rgb8", "bgr8", "mono8"):
         raise ValueError(f"image encoding {msg.encoding!r} is not shown (rgb8, bgr8, mono8)")
-    h, w, step = int(msg.height), int(msg.width), int(msg.step)
-    buf = np.frombuffer(bytes(msg.data), np.uint8)
-    if buf.size < h * step or step < w * channels:
-        raise ValueError(f"image buffer {buf.size} B is short for {w}x{h} {msg.encoding} (step {step})")
-    px = buf[: h * step].reshape(h, step)[:, : w * channels].reshape(h, w, channels) if channels == 3 else \
-        buf[: h * step].reshape(h, step)[:, :w]
-    if msg.encoding == "bgr8":
-        px = px[..., ::-1]
     out = io.BytesIO()
-    PILImage.fromarray(np.ascontiguousarray(px)).save(out, format="JPEG", quality=quality)
+    PILImage.fromarray(image_to_numpy(msg, "rgb8")).save(out, format="JPEG", quality=quality)
     return CompressedImage(timestamp=stamp(msg.header.stamp), frame_id=msg.header.frame_id, data=out.getvalue(),
                            format="jpeg")
 

@@ -26,7 +26,7 @@ import foxglove
 from foxglove.channels import CompressedImageChannel, FrameTransformsChannel, JointStatesChannel
 from foxglove.websocket import Capability, ChannelView, Client, Parameter
 from rclpy.node import Node
-from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
+from rclpy.qos import QoSProfile, ReliabilityPolicy
 from rclpy.serialization import deserialize_message
 from sensor_msgs.msg import Image, JointState
 from std_msgs.msg import String
@@ -35,11 +35,12 @@ from tf2_msgs.msg import TFMessage
 from psi0 import view_convert as convert
 from psi0.view_config import ViewConfig
 from psi0_core.params import ConfigError
+from psi0_core.qos import latched_qos
 from psi0_core.ros_params import declare_config, run_node
 from psi0_msgs.msg import ActionChunk, BridgeStatus, PolicyStatus
 
-LATCHED = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
-STATIC_TF = QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
+LATCHED = latched_qos()
+STATIC_TF = latched_qos(depth=100)
 BEST_EFFORT = QoSProfile(depth=1, reliability=ReliabilityPolicy.BEST_EFFORT)
 
 
@@ -88,7 +89,7 @@ class ViewNode(Node):
         self.ch_policy = foxglove.Channel("/policy/status", message_encoding="json", context=self.ctx)
         self.ch_description = foxglove.Channel(
             "/robot_description", schema=foxglove.Schema(name="std_msgs/msg/String", encoding="jsonschema",
-                                                         data=_json_bytes(convert.STRING_SCHEMA)),
+                                                         data=json.dumps(convert.STRING_SCHEMA).encode()),
             message_encoding="json", context=self.ctx)
         self._static: dict[str, Any] = {}  # child frame → its newest static transform (several publishers merge)
 
@@ -183,10 +184,6 @@ class ViewNode(Node):
     def destroy_node(self) -> None:
         self.server.stop()
         super().destroy_node()
-
-
-def _json_bytes(obj: Any) -> bytes:
-    return json.dumps(obj).encode()
 
 
 def main() -> int:

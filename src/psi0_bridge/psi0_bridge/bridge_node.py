@@ -37,7 +37,7 @@ import numpy as np
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from rclpy.event_handler import SubscriptionEventCallbacks
 from rclpy.node import Node
-from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
+from rclpy.qos import QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import Imu, JointState
 from std_msgs.msg import Bool
 from std_srvs.srv import Trigger
@@ -52,6 +52,7 @@ from psi0_bridge.wbc import StandController, WholeBodyController
 from psi0_core.lowlevel import crc_ok, hand_cmd, lowcmd_cdr, lowstate_from_cdr, pack_lowcmd
 from psi0_core.motion_switcher import MotionSwitcherClient
 from psi0_core.params import ConfigError
+from psi0_core.qos import latched_qos
 from psi0_core.robot import BODY_MOTORS, G1, HAND_MOTORS, load_g1
 from psi0_core.robot_dds import Endpoint, take_serialized, write_serialized
 from psi0_core.ros_params import declare_config, run_node
@@ -119,7 +120,7 @@ class BridgeNode(Node):
         self.create_subscription(Bool, "estop", self._on_heartbeat, best_effort1)
         self.pub_js = self.create_publisher(JointState, "joint_states", 10)
         self.pub_imu = self.create_publisher(Imu, "imu", 10)
-        latched = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
+        latched = latched_qos()
         self.pub_status = self.create_publisher(BridgeStatus, "~/status", latched)
         self.pub_diag = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
         self.create_service(Trigger, "~/estop", self._srv_estop)

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import yaml
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
-from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
+from rclpy.lifecycle import LifecycleState, TransitionCallbackReturn
 from sensor_msgs.msg import CameraInfo, Image
 
 from psi0_camera.camera_config import CameraConfig
@@ -30,6 +30,7 @@ from psi0_camera.camera_sources import SourceLost, crop_resize, open_source
 from psi0_core.image_codec import numpy_to_image, pinhole_info
 from psi0_core.params import ConfigError
 from psi0_core.qos import image_publisher_qos
+from psi0_core.ros_lifecycle import ReleasingLifecycleNode
 from psi0_core.ros_params import declare_config, run_node
 
 
@@ -52,7 +53,7 @@ def info_from_yaml(path: str) -> CameraInfo:
     return info
 
 
-class CameraNode(LifecycleNode):
+class CameraNode(ReleasingLifecycleNode):
     def __init__(self, **kwargs) -> None:
         super().__init__("camera", **kwargs)
         self.source = None  # before anything can fail: destroy_node closes it
@@ -83,19 +84,7 @@ class CameraNode(LifecycleNode):
         self._open()  # a source that is not there yet is retried every retry_s (reported, not a failure)
         return super().on_configure(state)
 
-    def on_cleanup(self, state: LifecycleState) -> TransitionCallbackReturn:
-        self._close()
-        return super().on_cleanup(state)
-
-    def on_shutdown(self, state: LifecycleState) -> TransitionCallbackReturn:
-        self._close()
-        return super().on_shutdown(state)
-
-    def on_error(self, state: LifecycleState) -> TransitionCallbackReturn:
-        self._close()
-        return TransitionCallbackReturn.SUCCESS
-
-    def _close(self) -> None:
+    def _release(self) -> None:
         if self.source is not None:
             try:
                 self.source.close()
@@ -116,7 +105,7 @@ class CameraNode(LifecycleNode):
         self.last_error = why
         self.get_logger().error(f"camera source lost: {why}; retrying every {self.cfg.retry_s} s",
                                 throttle_duration_sec=5.0)
-        self._close()
+        self._release()
         self.next_retry = time.monotonic() + self.cfg.retry_s
 
     def _tick(self) -> None:
@@ -174,7 +163,7 @@ class CameraNode(LifecycleNode):
         self.pub_diag.publish(arr)
 
     def destroy_node(self) -> None:
-        self._close()
+        self._release()
         super().destroy_node()
 
 

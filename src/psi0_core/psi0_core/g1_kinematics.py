@@ -74,13 +74,6 @@ def matrix_to_rpy(r: np.ndarray) -> tuple[float, float, float]:
     return 0.0, pitch, math.atan2(-r[0, 1], r[1, 1])  # gimbal lock: roll folded into yaw
 
 
-def axis_angle(axis: Sequence[float], angle: float) -> np.ndarray:
-    """(3, 3) rotation by `angle` about the unit `axis` (Rodrigues)."""
-    k = np.asarray(axis, float) / np.linalg.norm(axis)
-    kx = np.array([[0, -k[2], k[1]], [k[2], 0, -k[0]], [-k[1], k[0], 0]])
-    return np.eye(3) + math.sin(angle) * kx + (1 - math.cos(angle)) * kx @ kx
-
-
 def transform(rotation: np.ndarray, translation: Sequence[float]) -> np.ndarray:
     t = np.eye(4)
     t[:3, :3], t[:3, 3] = rotation, translation
@@ -89,7 +82,7 @@ def transform(rotation: np.ndarray, translation: Sequence[float]) -> np.ndarray:
 
 @dataclass(frozen=True)
 class Joint:
-    """One edge of the tree: child-in-parent = origin · Rot(axis, q) (fixed when `name` is None)."""
+    """One edge of the tree: child-in-parent = origin · Rot(axis, q) (fixed when `name` is None; G1Kinematics.batch_local)."""
 
     parent: str
     child: str
@@ -99,11 +92,6 @@ class Joint:
     lower: float = 0.0
     upper: float = 0.0
     effort: float = 0.0
-
-    def local(self, q: float = 0.0) -> np.ndarray:
-        if self.name is None:
-            return self.origin
-        return self.origin @ transform(axis_angle(self.axis, q), (0.0, 0.0, 0.0))
 
 
 def axis_angles(axes: np.ndarray, angles: np.ndarray) -> np.ndarray:

@@ -1,4 +1,6 @@
-"""QoS of images: the publishers (camera node, simulator) after REP-2003 (sensor data and map QoS settings),
+"""The stack's shared QoS profiles: latched topics, and images.
+
+QoS of images: the publishers (camera node, simulator) after REP-2003 (sensor data and map QoS settings),
 reliable, so every consumer can choose (a reliable publisher matches a reliable subscriber, RViz's default and
 ros2 bag record's, and a best-effort one; a best-effort publisher matches best-effort subscribers only).
 
@@ -17,6 +19,11 @@ from __future__ import annotations
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 
 IMAGE_RELIABILITY = ("reliable", "best_effort")
+
+
+def latched_qos(depth: int = 1) -> QoSProfile:
+    """Reliable, transient-local: a late subscriber still gets the newest `depth` messages (status, descriptions)."""
+    return QoSProfile(depth=depth, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
 
 
 def image_publisher_qos(reliability: str = "reliable") -> QoSProfile:

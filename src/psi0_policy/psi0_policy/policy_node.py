@@ -41,8 +41,8 @@ from dataclasses import dataclass
 import numpy as np
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from rclpy.event_handler import SubscriptionEventCallbacks
-from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
-from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
+from rclpy.lifecycle import LifecycleState, TransitionCallbackReturn
+from rclpy.qos import QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import Image, JointState
 from std_msgs.msg import String
 from std_srvs.srv import Trigger
@@ -51,8 +51,9 @@ from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
 from psi0_core.g1_adapter import G1Adapter
 from psi0_core.image_codec import image_to_numpy
 from psi0_core.params import ConfigError
-from psi0_core.qos import image_subscriber_qos
+from psi0_core.qos import image_subscriber_qos, latched_qos
 from psi0_core.robot import load_g1
+from psi0_core.ros_lifecycle import ReleasingLifecycleNode
 from psi0_core.ros_params import declare_config, run_node
 from psi0_core.rostime import to_duration_msg, to_sec, to_time_msg
 from psi0_msgs.msg import ActionChunk, BridgeStatus, PolicyInput, PolicyStatus
@@ -100,7 +101,7 @@ class Outcome:
     error: Exception | None = None
 
 
-class PolicyNode(LifecycleNode):
+class PolicyNode(ReleasingLifecycleNode):
     def __init__(self, policy=None, **kwargs) -> None:
         super().__init__("policy", **kwargs)
         cfg = self.cfg = declare_config(self, PolicyConfig)
@@ -127,7 +128,7 @@ class PolicyNode(LifecycleNode):
                                      event_callbacks=SubscriptionEventCallbacks(
                                          incompatible_qos=lambda info, t=topic: self._incompatible(t, info)))
         self.create_subscription(JointState, "joint_states", self._on_joints, 10)
-        latched = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
+        latched = latched_qos()
         self.create_subscription(String, "instruction", self._on_instruction, latched)
         self.pub_chunk = self.create_publisher(ActionChunk, "action_chunk",
                                                QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE))
@@ -214,19 +215,7 @@ class PolicyNode(LifecycleNode):
         self._paused = False
         return super().on_deactivate(state)
 
-    def on_cleanup(self, state: LifecycleState) -> TransitionCallbackReturn:
-        self._unload()
-        return super().on_cleanup(state)
-
-    def on_shutdown(self, state: LifecycleState) -> TransitionCallbackReturn:
-        self._unload()
-        return super().on_shutdown(state)
-
-    def on_error(self, state: LifecycleState) -> TransitionCallbackReturn:
-        self._unload()
-        return TransitionCallbackReturn.SUCCESS  # back to unconfigured
-
-    def _unload(self) -> None:
+    def _release(self) -> None:
         self.policy = self.scheduler = None  # an inference in flight finds no scheduler and is dropped
 
     # ---- inputs --------------------------------------------------------------------------------
