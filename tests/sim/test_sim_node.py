@@ -131,3 +131,49 @@ def test_a_renamed_node_keeps_its_services_and_describes_given_parameters(rclpy_
     finally:
         ex.shutdown()
         node.destroy_node()
+
+
+def test_place_scene_puts_the_table_in_front_of_the_robot_and_refuses_nonsense(rclpy_context, spawn):
+    """sim/place_scene (psi0_msgs/PlaceScene): the table's front edge `distance` ahead of the pelvis, the objects at
+    the seed's places on it (sim/bodies shows them there); a too-near, non-finite or negative-seed request is refused
+    with the reason and moves nothing."""
+    from psi0_msgs.msg import BodyPoses
+    from psi0_msgs.srv import PlaceScene
+    from psi0_sim.model import Scene, table_in_front
+
+    domain = next_robot_domain()
+    proc = spawn([str(find_executable("psi0_sim", "sim_node")), "--ros-args", "-p", f"robot_domain:={domain}",
+                  "-p", "camera:=false", "-p", "fixed_base:=true"], name="sim")
+    node = Node("place_test", context=rclpy_context)
+    ex = SingleThreadedExecutor(context=rclpy_context)
+    ex.add_node(node)
+    bodies: list[BodyPoses] = []
+    node.create_subscription(BodyPoses, "sim/bodies", bodies.append, 10)
+    client = node.create_client(PlaceScene, "sim/place_scene")
+    assert spin_until(ex, lambda: client.service_is_ready() and bodies, 30), proc.output()
+
+    def call(**kw) -> PlaceScene.Response:
+        fut = client.call_async(PlaceScene.Request(**kw))
+        assert spin_until(ex, fut.done, 10)
+        return fut.result()
+
+    def where(name: str) -> np.ndarray:
+        m = bodies[-1]
+        k = list(m.names).index(name)
+        return np.array(m.positions[3 * k:3 * k + 3])
+
+    res = call(seed=11, distance=0.35, bearing=0.0, facing=0.0)
+    assert res.success, res.message
+    bodies.clear()
+    assert spin_until(ex, lambda: len(bodies) >= 2, 10)
+    pelvis = where("pelvis")
+    x, y, yaw = table_in_front((pelvis[0], pelvis[1]), 0.0, 0.35)
+    expected = Scene((x, y), Scene().table_size, table_yaw=yaw).with_objects(11)
+    assert np.allclose(where("table")[:2], (x, y), atol=1e-3)
+    for o in expected.objects:
+        assert np.allclose(where(o.name), o.pos, atol=0.01), (o.name, where(o.name), o.pos)
+    for bad, why in ((dict(seed=1, distance=0.1), "outside"), (dict(seed=1, distance=float("nan")), "finite"),
+                     (dict(seed=-1, distance=0.5), "seed")):
+        res = call(**bad)
+        assert not res.success and why in res.message, res.message
+    assert np.allclose(where("table")[:2], (x, y), atol=1e-3)  # refused requests moved nothing

@@ -23,7 +23,8 @@ from typing import Any
 import numpy as np
 
 from psi0.chunk_metrics import boundary_jumps
-from psi0.tasks import DT, RaiseHand, task_for
+from psi0.task_base import World
+from psi0.tasks import DT, Task, task_for
 from psi0_core.chunks import Chunk, Received, replay
 from psi0_core.g1_adapter import ARMS, default_adapter
 from psi0_core.qos import latched_qos
@@ -33,6 +34,8 @@ FALL_PELVIS_M = 0.5  # … or the pelvis dropped below this (simulator ground tr
 SCRIPT_FRAME = "script"
 EXPERT_FRAME = "expert"  # the demonstration's chunks (psi0 data convert bag --action-frame expert)
 ROWS, EVERY, LEAD_S = 40, 30, 0.3  # scripted chunks: 40 rows published every 30 rows, 0.3 s ahead
+SERVO_EVERY = 10  # a closed-loop expert's chunks go out every 10 rows (re-aimed three times a second)
+PARK_M = 1.0  # between episodes the table waits this far ahead of the robot, out of reach of any arm motion
 
 
 @dataclass
@@ -56,6 +59,7 @@ class EpisodeResult:
     task_success: bool = False  # what the task's test alone said
     task: str = ""  # the episode's task
     instruction: str = ""  # what the policy was told (another task's in the wrong-instruction control)
+    metrics: dict[str, float] = field(default_factory=dict)  # the task's own measurements (e.g. pick: lift, reach)
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -85,6 +89,8 @@ class ScriptStream:
     """Publishes a (N, 36) trajectory as overlapping chunks, then holds its last row until stopped. `frame`:
     the chunks' header.frame_id ("script" for resets and holds, "expert" for demonstrations)."""
 
+    every = EVERY
+
     def __init__(self, traj: np.ndarray, t0: float, frame: str = SCRIPT_FRAME) -> None:
         self.traj, self.t0, self.k, self.frame = traj, t0, 0, frame
 
@@ -96,15 +102,30 @@ class ScriptStream:
         out = []
         while self.t0 + self.k * DT - now < LEAD_S:
             out.append((self.t0 + self.k * DT, self.rows(self.k)))
-            self.k += EVERY
+            self.k += self.every
         return out
 
     def finished(self, now: float) -> bool:
         return now >= self.t0 + (len(self.traj) - 1) * DT
 
 
+class ServoStream(ScriptStream):
+    """A closed-loop expert's chunks: every SERVO_EVERY rows the servo gives the next ROWS rows from what the bridge
+    will command then and the newest ground truth (the harness' world), for `seconds`; then its last rows hold."""
+
+    every = SERVO_EVERY
+
+    def __init__(self, servo, t0: float, seconds: float, harness: Harness) -> None:
+        super().__init__(np.zeros((round(seconds / DT) + 1, 0)), t0, EXPERT_FRAME)
+        self.servo, self.harness = servo, harness
+
+    def rows(self, k: int) -> np.ndarray:
+        t = self.t0 + k * DT
+        return self.servo.rows(k * DT, ROWS, self.harness.command_at(t), self.harness.world())
+
+
 class Harness:
-    def __init__(self, tasks: tuple[RaiseHand, ...], video: Path | None = None, video_fps: float = 15.0) -> None:
+    def __init__(self, tasks: tuple[Task, ...], video: Path | None = None, video_fps: float = 15.0) -> None:
         import rclpy
         from geometry_msgs.msg import PoseStamped
         from rclpy.executors import SingleThreadedExecutor
@@ -154,6 +175,10 @@ class Harness:
         self.published_t0 = -np.inf  # newest step-0 time we sent (our own chunks may not have come back yet)
         self.bridge_clients = {n: self.node.create_client(Trigger, f"bridge/{n}") for n in ("reset",)}
         self.sim_clients = {n: self.node.create_client(Trigger, f"sim/{n}") for n in ("reset",)}
+        from psi0_msgs.srv import PlaceScene
+
+        self.place_client = self.node.create_client(PlaceScene, "sim/place_scene")
+        self.joint_positions: dict[str, float] = {}  # the newest joint_states, every joint
         self.sim_resets = 0  # falls the evaluation had to undo with sim/reset
         self.recoveries = 0
         self._ep_joint_index = 0
@@ -192,6 +217,7 @@ class Harness:
             self._instruction = text
 
     def _on_joints(self, m) -> None:
+        self.joint_positions = dict(zip(m.name, m.position, strict=True))
         if self._idx is None:
             self._joint_names = sorted({j for t in self.tasks for j in t.joints})
             self._idx = [list(m.name).index(j) for j in self._joint_names]
@@ -264,6 +290,25 @@ class Harness:
         fut = cli.call_async(Trigger.Request())
         if not self.spin(timeout, fut.done) or not fut.result().success:
             raise RuntimeError(f"{node}/{name} failed: {fut.result().message if fut.done() else 'timeout'}")
+
+    def place_scene(self, seed: int, distance: float, bearing: float = 0.0, facing: float = 0.0,
+                    stream: ScriptStream | None = None, timeout: float = 10.0) -> None:
+        """sim/place_scene: the table `distance` m ahead of the robot, the objects at the seed's places on it (the
+        stream, if any, keeps feeding the bridge meanwhile)."""
+        from psi0_msgs.srv import PlaceScene
+
+        ready = self.place_client.service_is_ready
+        if not ready() and not self.spin(timeout, ready, stream):  # spinning: the stream keeps the bridge fed meanwhile
+            raise RuntimeError("service sim/place_scene not available")
+        req = PlaceScene.Request(seed=int(seed), distance=float(distance), bearing=float(bearing), facing=float(facing))
+        fut = self.place_client.call_async(req)
+        if not self.spin(timeout, fut.done, stream) or not fut.result().success:
+            raise RuntimeError(f"sim/place_scene failed: {fut.result().message if fut.done() else 'timeout'}")
+
+    def world(self) -> World:
+        """The newest ground truth (sim/bodies) and joint angles, for a privileged expert."""
+        poses = self.bodies[-1][1] if self.bodies else {}
+        return World({n: (np.asarray(p), np.asarray(q)) for n, (p, q) in poses.items()}, dict(self.joint_positions))
 
     def recover(self) -> None:
         """After a protective stop (counted in the episode's result): bridge/reset re-stiffens from the measured
@@ -360,10 +405,17 @@ class Harness:
 
     # ---- episodes ----------------------------------------------------------------------------
     def reset_to(self, seed: int) -> ScriptStream:
+        """The table parked out of reach, the task's joints to the seed's start pose, then the table and objects where
+        the task wants them (the objects settle for 0.5 s)."""
+        self.place_scene(seed, PARK_M, stream=self.hold_stream())
         t0 = self.stream_start()
         traj = self.task.move(self.command_at(t0), self.task.start_pose(seed), hold_s=0.8)
         stream = ScriptStream(traj, t0)
         self.spin(60, lambda: stream.finished(self.now()), stream)
+        stream = self.hold_stream()
+        self.place_scene(*self.task.scene(seed), stream=stream)
+        t_end = self.now() + 0.5
+        self.spin(20, lambda: self.now() >= t_end, stream)
         return stream
 
     def run(self, seed: int, actor: str = "policy", record: Path | None = None,
@@ -407,8 +459,12 @@ class Harness:
                 recorder = self._start_recorder(record)
                 self.spin(1.0, None, stream)
             t0 = self.stream_start(LEAD_S)
-            traj = self.task.expert(self.command_at(t0), hold_s=1.0)
-            stream = ScriptStream(traj, t0, EXPERT_FRAME)
+            if hasattr(self.task, "servo"):  # a closed-loop expert: re-aimed from the ground truth at every chunk
+                servo = self.task.servo(self.command_at(t0), self.world())
+                stream = ServoStream(servo, t0, servo.duration + 1.0, self)
+            else:
+                stream = ScriptStream(self.task.expert(self.command_at(t0), world=self.world(), hold_s=1.0), t0,
+                                      EXPERT_FRAME)
             # the whole path, then (holding the target) until the task's test passes or its time limit: the measured
             # arm lags the command, and the episode must not end inside the success test's hold window
             self.spin(60, lambda: stream.finished(self.now()) and (self.now() >= t_ep + limit or self._succeeded(t_ep)),
@@ -420,6 +476,7 @@ class Harness:
             recorder.node.destroy_node()
         self.filming = False
         task_ok, t_ok = self._success(t_ep)
+        metrics = self._metrics(t_ep)
         tilts = [a for t, a in self.tilts if t_ep <= t <= t_end]
         heights = [z for t, z in self.pelvis if t_ep <= t <= t_end]
         falls = (self.bridge.falls - falls0) if self.bridge else 0
@@ -444,7 +501,7 @@ class Harness:
                              states=sorted(self.states_seen), policy_chunks=len(pol), jumps=jumps,
                              inference_ms=[ms for _, ms in pol], bag=str(record) if record else None,
                              max_tilt_deg=max_tilt, min_pelvis_m=min_pelvis, falls=falls, fell=fell, task_success=task_ok,
-                             task=self.task.name, instruction=told)
+                             task=self.task.name, instruction=told, metrics=metrics)
 
     def _keep_holding(self) -> None:
         """Between episodes the scripted hold keeps the bridge fed (a silent stream would end in a stop)."""
@@ -452,13 +509,23 @@ class Harness:
 
     def _success(self, t_ep: float) -> tuple[bool, float | None]:
         """The task's test on this episode's ground-truth samples (sim/bodies)."""
+        got = self._episode_poses(t_ep)
+        if got is None:
+            return False, None
+        t, poses = got
+        return self.task.evaluate(np.r_[t_ep, t], {n: (np.r_[p[:1], p], np.r_[q[:1], q]) for n, (p, q) in poses.items()})
+
+    def _episode_poses(self, t_ep: float) -> tuple[np.ndarray, dict] | None:
         samples = [(t, b) for t, b in self.bodies[self._ep_body_index:] if t >= t_ep]
         if not samples:
-            return False, None
+            return None
         t = np.array([s[0] for s in samples])
-        pos = {n: np.array([s[1][n][0] for s in samples]) for n in self.task.bodies}
-        quat = np.array([s[1]["torso_link"][1] for s in samples])
-        return self.task.success(np.r_[t_ep, t], {n: np.r_[v[:1], v] for n, v in pos.items()}, np.r_[quat[:1], quat])
+        return t, {n: (np.array([s[1][n][0] for s in samples]), np.array([s[1][n][1] for s in samples]))
+                   for n in self.task.bodies}
+
+    def _metrics(self, t_ep: float) -> dict[str, float]:
+        got = self._episode_poses(t_ep) if hasattr(self.task, "metrics") else None
+        return self.task.metrics(*got) if got is not None else {}
 
     def _succeeded(self, t_ep: float) -> bool:
         return self._success(t_ep)[0]

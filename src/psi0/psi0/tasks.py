@@ -1,5 +1,10 @@
 """Simulated tasks: instruction, seeded randomisation, scripted expert and a success test on the physical outcome
-(pure NumPy).
+(pure NumPy). The suites: `raise_hand` (below), `pick` (psi0.task_pick), `all` (both).
+
+The task interface the episode harness uses: name, instruction, joints (recorded and moved to the start pose), bodies
+(the ground truth the success test reads), columns, time_limit_s, start_pose(seed), move(from, to, hold_s),
+scene(seed) (what the simulator's place_scene is asked for before the episode: seed, distance, bearing, facing),
+expert(from_action, world, hold_s) and evaluate(times, poses).
 
 `raise_left_hand` / `raise_right_hand` ("raise your left hand" / "raise your right hand"): each episode starts with
 *both* arms in a seeded random pose (shoulder pitch ∈ [−0.5, 0.4], roll ∈ ±[0.05, 0.4] away from the body, elbow ∈
@@ -18,19 +23,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from psi0.task_base import DT, World, held_for, joint_move, smooth_path
+from psi0.task_pick import Pick
 from psi0_core.g1_adapter import action_names
 
-DT = 1.0 / 30.0
+__all__ = ["DT", "SUITES", "TASKS", "Pick", "RaiseHand", "World", "get_task", "smooth_path", "suite", "task_for",
+           "torso_up", "wrong_instruction"]
+
+RAISE_TABLE_M = 0.6  # a raise-hand episode keeps the table's edge this far ahead of the pelvis: ≥ 11 cm clear of any start
 RAISED_M = 0.08  # the named wrist this far above its shoulder counts as raised
 LOWERED_M = 0.0  # the other wrist must stay below its shoulder
-
-
-def smooth_path(a: np.ndarray, b: np.ndarray, seconds: float, hold_s: float = 0.0, dt: float = DT) -> np.ndarray:
-    """(N, D) from a to b with a cosine speed profile over `seconds`, then b held for `hold_s`."""
-    n = max(2, round(seconds / dt) + 1)
-    s = 0.5 - 0.5 * np.cos(np.pi * np.linspace(0.0, 1.0, n))
-    path = a[None] + s[:, None] * (b - a)[None]
-    return np.concatenate([path, np.repeat(b[None], round(hold_s / dt), axis=0)]) if hold_s > 0 else path
 
 
 def torso_up(q: np.ndarray) -> np.ndarray:
@@ -107,14 +109,14 @@ class RaiseHand:
     def move(self, from_action: np.ndarray, to_joints: np.ndarray, hold_s: float) -> np.ndarray:
         """(N, 36): the task's first len(to_joints) joints from `from_action`'s values to `to_joints`, everything else
         as in from_action."""
-        a = np.asarray(from_action, dtype=np.float64)
-        b = self.with_joints(a, to_joints)
-        cols = self.columns[: len(to_joints)]
-        dist = float(np.abs(b[cols] - a[cols]).max())
-        seconds = max(0.6, 1.6 * dist / self.max_speed)
-        return smooth_path(a, b, seconds, hold_s)
+        return joint_move(self.columns[: len(to_joints)], from_action, to_joints, self.max_speed, hold_s)
 
-    def expert(self, from_action: np.ndarray, hold_s: float = 2.0) -> np.ndarray:
+    def scene(self, seed: int) -> tuple[int, float, float, float]:
+        """The table back to where no start pose reaches it (seed, distance, bearing, facing)."""
+        return seed, RAISE_TABLE_M, 0.0, 0.0
+
+    def expert(self, from_action: np.ndarray, world: World | None = None, hold_s: float = 2.0) -> np.ndarray:
+        """The raise from wherever the arm is (the world is not needed)."""
         return self.move(from_action, np.asarray(self.target), hold_s)
 
     def raised(self, positions: dict[str, np.ndarray], torso_quat: np.ndarray) -> np.ndarray:
@@ -131,44 +133,40 @@ class RaiseHand:
     def success(self, times: np.ndarray, positions: dict[str, np.ndarray],
                 torso_quat: np.ndarray) -> tuple[bool, float | None]:
         """(success, time of the first sample of the successful hold, relative to times[0])."""
-        times = np.asarray(times)
-        up = self.raised(positions, torso_quat)
-        start = None
-        for t, u in zip(times, up, strict=True):
-            if t - times[0] > self.time_limit_s:
-                break
-            if u and start is None:
-                start = t
-            elif not u:
-                start = None
-            if start is not None and t - start >= self.success_hold_s:
-                return True, float(start - times[0])
-        return False, None
+        return held_for(np.asarray(times), self.raised(positions, torso_quat), self.success_hold_s, self.time_limit_s)
+
+    def evaluate(self, times: np.ndarray, poses) -> tuple[bool, float | None]:
+        """success() from ground-truth poses name → (positions (T, 3), orientations (T, 4))."""
+        return self.success(times, {n: poses[n][0] for n in self.bodies}, poses["torso_link"][1])
 
 
-TASKS = {t.name: t for t in (RaiseHand("right"), RaiseHand("left"))}
-SUITES = {"raise_hand": ("raise_right_hand", "raise_left_hand")}
+Task = RaiseHand | Pick
+TASKS: dict[str, Task] = {t.name: t for t in (RaiseHand("right"), RaiseHand("left"), Pick("red_cube"),
+                                              Pick("green_cube"), Pick("blue_can"))}
+SUITES = {"raise_hand": ("raise_right_hand", "raise_left_hand"),
+          "pick": ("pick_red_cube", "pick_green_cube", "pick_blue_can")}
+SUITES["all"] = SUITES["pick"] + SUITES["raise_hand"]
 
 
-def get_task(name: str) -> RaiseHand:
+def get_task(name: str) -> Task:
     if name not in TASKS:
         raise ValueError(f"unknown task {name!r}; known: {', '.join(TASKS)} (suites: {', '.join(SUITES)})")
     return TASKS[name]
 
 
-def suite(name: str) -> tuple[RaiseHand, ...]:
+def suite(name: str) -> tuple[Task, ...]:
     """The tasks of a suite, or the one task of that name."""
     if name in SUITES:
         return tuple(get_task(n) for n in SUITES[name])
     return (get_task(name),)
 
 
-def task_for(tasks: tuple[RaiseHand, ...], seed: int) -> RaiseHand:
+def task_for(tasks: tuple[Task, ...], seed: int) -> Task:
     """The task of an episode: a suite alternates its tasks over consecutive seeds."""
     return tasks[seed % len(tasks)]
 
 
-def wrong_instruction(task: RaiseHand, tasks: tuple[RaiseHand, ...]) -> str:
+def wrong_instruction(task: Task, tasks: tuple[Task, ...]) -> str:
     """Another task's instruction (the evaluation's wrong-instruction control)."""
     others = [t for t in (*tasks, *TASKS.values()) if t.instruction != task.instruction]
     return others[0].instruction

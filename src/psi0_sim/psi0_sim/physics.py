@@ -78,7 +78,7 @@ class G1Physics:
         """`model_path`: another MJCF (e.g. Unitree's reference with meshes), driven through its motor actuators with
         the motor-driver law computed explicitly, or with `implicit_pd` exactly as the generated model (the actuators
         made affine, damping integrated implicitly with implicitfast: stable for the light links' kd at 2 ms)."""
-        self.scene = scene or Scene()
+        self.scene = self.start_scene = scene or Scene()
         if model_path:
             self.model = mujoco.MjModel.from_xml_path(model_path)
             self.implicit = implicit_pd
@@ -118,8 +118,11 @@ class G1Physics:
 
     # ---- state ------------------------------------------------------------------------------------
     def reset(self) -> None:
-        """Standing pose: default joint angles, pelvis at its nominal height, objects where the scene put them."""
+        """Standing pose: default joint angles, pelvis at its nominal height, the table and objects where the start-up
+        scene had them."""
         mujoco.mj_resetData(self.model, self.data)
+        self._move_table(self.start_scene)
+        self.scene = self.start_scene
         g1 = load_g1()
         default = np.concatenate([g1.body.default, g1.left_hand.default, g1.right_hand.default])
         self.data.qpos[self.qadr] = default
@@ -129,6 +132,29 @@ class G1Physics:
         if self.band is not None:
             self.band.stiff_since = None
         mujoco.mj_forward(self.model, self.data)
+
+    def place_scene(self, scene: Scene) -> None:
+        """Move the table to `scene`'s pose and the objects, at rest, to their places in it (same table size and
+        objects as the model was built with: ValueError otherwise). The robot is not touched."""
+        if scene.table_size != self.start_scene.table_size or [o.name for o in scene.objects] != [
+                o.name for o in self.start_scene.objects]:
+            raise ValueError("place_scene moves the table and objects the model has; it cannot resize or add them")
+        self._move_table(scene)
+        m, d = self.model, self.data
+        half_yaw = 0.5 * scene.table_yaw
+        for o in scene.objects:
+            j = m.body(o.name).jntadr[0]
+            d.qpos[m.jnt_qposadr[j]:m.jnt_qposadr[j] + 7] = (*o.pos, np.cos(half_yaw), 0.0, 0.0, np.sin(half_yaw))
+            d.qvel[m.jnt_dofadr[j]:m.jnt_dofadr[j] + 6] = 0.0
+        self.scene = scene
+        mujoco.mj_forward(m, d)
+
+    def _move_table(self, scene: Scene) -> None:
+        if not self.model.nbody or mujoco.mj_name2id(self.model, mujoco.mjtObj.mjOBJ_BODY, "table") < 0:
+            return  # another model (the reference MJCF) has no table
+        b = self.model.body("table")
+        b.pos[:] = (*scene.table_pos, scene.table_size[2])
+        b.quat[:] = (np.cos(0.5 * scene.table_yaw), 0.0, 0.0, np.sin(0.5 * scene.table_yaw))
 
     @property
     def time(self) -> float:

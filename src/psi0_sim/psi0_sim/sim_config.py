@@ -42,7 +42,7 @@ class SimConfig(NodeConfig, node="sim"):
                                      range=(0.0, 500.0))
     ground_truth_bodies: tuple[str, ...] = param(
         ("pelvis", "torso_link", "left_shoulder_pitch_link", "right_shoulder_pitch_link", "left_wrist_yaw_link",
-         "right_wrist_yaw_link", "red_cube", "green_cube", "blue_can"),
+         "right_wrist_yaw_link", "red_cube", "green_cube", "blue_can", "table"),
         "bodies whose ground-truth poses go out on sim/bodies (psi0_msgs/BodyPoses) at base_pose_rate_hz, for "
         "evaluation (task success on the physical outcome); names missing from the model are an error")
     blank_head_camera: bool = param(False, "publish black head-camera frames (evaluation control: a policy that still "

@@ -7,9 +7,11 @@ the sim time of capture, reliable keep-last 2 after REP-2003: `image_reliability
 geometry_msgs/PoseStamped in frame world, `base_pose_rate_hz`: evaluation only, a robot has no such topic),
 `~/bodies` (psi0_msgs/BodyPoses of `ground_truth_bodies`: wrists, shoulders, objects; evaluation only), `/clock`
 (rosgraph_msgs/Clock, at `clock_rate_hz` of sim time, when `publish_clock`), and the `~/reset` service (std_srvs/Trigger:
-robot back to its standing pose, on the gantry, objects back to their seeded places; the sim clock keeps
-running). `~/` is the node's own name (`sim/reset` under the default name). The physics runs in its own thread; the
-executor only serves the reset service.
+robot back to its standing pose, on the gantry, the table and objects back to their start-up places; the sim clock keeps
+running) and `~/place_scene` (psi0_msgs/PlaceScene: the table moved in front of the robot wherever it stands, the
+objects at rest at a seed's places on it; a request that would put the table over the robot is refused). `~/` is the
+node's own name (`sim/reset` under the default name). The physics runs in its own thread; the executor only serves
+the two services.
 """
 
 from __future__ import annotations
@@ -31,8 +33,9 @@ from psi0_core.qos import image_publisher_qos
 from psi0_core.ros_params import declare_config, run_node
 from psi0_core.rostime import to_time_msg
 from psi0_msgs.msg import BodyPoses
+from psi0_msgs.srv import PlaceScene
 from psi0_sim.loop import SimLoop
-from psi0_sim.model import Scene
+from psi0_sim.model import Scene, table_in_front
 from psi0_sim.physics import G1Physics
 from psi0_sim.robot_interface import SimRobotInterface
 from psi0_sim.sim_config import SimConfig
@@ -73,6 +76,7 @@ class SimNode(Node):
             views = ((lambda: Camera(self.physics.model, "third_person", cfg.width, cfg.height),
                       cfg.third_person_rate_hz, self._on_view),)
         self.create_service(Trigger, "~/reset", self._srv_reset)
+        self.create_service(PlaceScene, "~/place_scene", self._srv_place_scene)
         self.loop = SimLoop(self.physics, self.iface, realtime=cfg.realtime, rate_factor=cfg.rate_factor,
                             camera=camera, camera_rate_hz=cfg.camera_rate_hz, on_frame=self._on_frame,
                             on_step=self._on_step if (self.pub_clock or self.pub_pose) else None, views=views)
@@ -145,6 +149,13 @@ class SimNode(Node):
         res.success, res.message = True, f"reset at sim time {self.physics.time:.3f}"
         return res
 
+    def _srv_place_scene(self, req: PlaceScene.Request, res: PlaceScene.Response) -> PlaceScene.Response:
+        res.success, res.message = place_scene(self.loop, int(req.seed), float(req.distance), float(req.bearing),
+                                               float(req.facing))
+        if not res.success:
+            self.get_logger().warning(f"place_scene refused: {res.message}")
+        return res
+
     def destroy_node(self) -> None:
         self.loop.stop()
         st = self.loop.stats
@@ -157,9 +168,36 @@ class SimNode(Node):
         super().destroy_node()
 
 
+MIN_TABLE_DISTANCE_M = 0.2  # the table's front edge no nearer to the pelvis than this (it would stand in the robot)
+
+
+def place_scene(loop: SimLoop, seed: int, distance: float, bearing: float, facing: float) -> tuple[bool, str]:
+    """The table `distance` m ahead of the robot's pelvis as it stands now (`table_in_front`), objects at the seed's
+    places on it; (False, why) for a request that is not finite, too near or too far."""
+    values = np.array([distance, bearing, facing])
+    if not np.all(np.isfinite(values)):
+        return False, f"distance, bearing and facing must be finite, not {values.tolist()}"
+    if not MIN_TABLE_DISTANCE_M <= distance <= 5.0:
+        return False, f"distance {distance:.2f} m outside [{MIN_TABLE_DISTANCE_M}, 5.0]"
+    if seed < 0:
+        return False, f"seed {seed} must be ≥ 0"
+    physics = loop.physics
+    with loop.lock:
+        pelvis = physics.data.body("pelvis")
+        w, x, y, z = (float(v) for v in pelvis.xquat)
+        yaw = float(np.arctan2(2 * (w * z + x * y), 1 - 2 * (y * y + z * z)))
+        tx, ty, tyaw = table_in_front((float(pelvis.xpos[0]), float(pelvis.xpos[1])), yaw, distance, bearing, facing)
+        base = physics.start_scene
+        scene = Scene((tx, ty), base.table_size, base.objects, tyaw).with_objects(seed)
+        physics.place_scene(scene)
+    names = ", ".join(f"{o.name} ({o.pos[0]:.3f}, {o.pos[1]:.3f})" for o in scene.objects)
+    return True, f"table at ({tx:.3f}, {ty:.3f}) yaw {tyaw:.3f} rad; {names}"
+
+
 def main() -> int:
     return run_node(SimNode)
 
 
 if __name__ == "__main__":
     sys.exit(main())
+
