@@ -1,13 +1,16 @@
 """Episode harness for the simulated tasks, against a running `demo` graph (sim + bridge + policy).
 
 Per episode (seeded): the episode's task (a suite alternates its tasks over the seeds) publishes its instruction (or,
-as an evaluation control, another task's), moves the task's joints to the seeded start pose with scripted
-ActionChunks (the bridge executes them like any other chunks), then either let the policy act (policy/reset + policy/activate; the
-scripted hold continues until the policy's first chunk arrives, so the bridge never runs dry) or play the
-scripted expert — optionally recording a rosbag of the expert's demonstration (camera, joint_states,
-action_chunk, instruction) with psi0's Recorder. Measured: success and time to success (the task's test on the
-simulator's ground truth, sim/bodies, sim time) — never a success if the robot fell (base tilt over 15° on the bridge's imu
-topic, an S12 stop, or the pelvis below 0.5 m) —, safety events (bridge stops, rejected chunks, states seen), what the bridge
+as an evaluation control, another task's), parks the table out of reach (sim/place_scene), moves the task's joints to
+the seeded start pose with scripted ActionChunks (the bridge executes them like any other chunks), puts the table and
+objects where the task wants them (sim/place_scene with the task's scene(seed)), then either let the policy act
+(policy/reset + policy/activate; the scripted hold continues until the policy's first chunk arrives, so the bridge
+never runs dry) or play the scripted expert (a task with a `servo`, like pick, is a closed loop: ServoStream asks it
+for the next rows from the newest ground truth every SERVO_EVERY rows) — optionally recording a rosbag of the
+expert's demonstration (camera, joint_states, action_chunk, instruction) with psi0's Recorder. Measured: success and
+time to success (the task's test on the simulator's ground truth, sim/bodies, sim time) — never a success if the
+robot fell (base tilt over 15° on the bridge's imu topic, an S12 stop, or the pelvis below 0.5 m) —, the task's own
+metrics, safety events (bridge stops, rejected chunks, states seen), what the bridge
 executed (chunks replayed through the chunk contract, psi0_core.chunks) and the chunk-boundary jumps, inference latency.
 
 All timing is on the simulator's clock (/clock): the harness, bridge and policy run with use_sim_time.
