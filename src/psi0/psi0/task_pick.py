@@ -136,15 +136,13 @@ class PickServo:
         closed = closed_hand(self.side)
         self.hand_closed = np.array([closed[n] for n in hand_joint_names(self.side)])
         waist = _waist(world)
-        self.q_start = base[self.arm_cols]
-        self.start, self.r_start = self.ik.wrist(self.q_start, waist)
+        self.start, self.r_start = self.ik.wrist(base[self.arm_cols], waist)
         self.r_grasp = palm_down(self.side)
         above = self._points(obj, self._tallest(world))["above"]
         edge = in_pelvis(world, "table")[0] - Scene.table_size[0] if "table" in world.poses else obj[0] - 0.04
         self.raised = np.array([min(self.start[0], edge - FINGER_REACH_M), self.start[1], above[2]])
         self.ends = np.cumsum([leg.seconds for leg in LEGS])
         self.frozen: tuple[np.ndarray, float] | None = None
-        self.worst_miss_m = 0.0
         self._gravity = None
 
     @property
@@ -189,7 +187,6 @@ class PickServo:
             point, rot, c = self._target(float(times[i]), points)
             sol = self.ik.solve(point, rot, q, waist=waist, iters=60, tol=2e-4)
             q = sol.q
-            self.worst_miss_m = max(self.worst_miss_m, sol.position_error_m)
             qs.append(q)
             cs.append(c)
         out = np.repeat(np.asarray(from_action, float)[None], n, axis=0)

@@ -28,6 +28,7 @@ from rosgraph_msgs.msg import Clock
 from sensor_msgs.msg import CameraInfo, Image
 from std_srvs.srv import Trigger
 
+from psi0_core.g1_kinematics import matrix_to_rpy, quat_to_matrix
 from psi0_core.image_codec import numpy_to_image, pinhole_info
 from psi0_core.qos import image_publisher_qos
 from psi0_core.ros_params import declare_config, run_node
@@ -184,8 +185,7 @@ def place_scene(loop: SimLoop, seed: int, distance: float, bearing: float, facin
     physics = loop.physics
     with loop.lock:
         pelvis = physics.data.body("pelvis")
-        w, x, y, z = (float(v) for v in pelvis.xquat)
-        yaw = float(np.arctan2(2 * (w * z + x * y), 1 - 2 * (y * y + z * z)))
+        yaw = matrix_to_rpy(quat_to_matrix(pelvis.xquat))[2]
         tx, ty, tyaw = table_in_front((float(pelvis.xpos[0]), float(pelvis.xpos[1])), yaw, distance, bearing, facing)
         base = physics.start_scene
         scene = Scene((tx, ty), base.table_size, base.objects, tyaw).with_objects(seed)
