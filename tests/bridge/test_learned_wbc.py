@@ -260,3 +260,22 @@ def test_a_stateful_torchscript_policy_keeps_and_resets_its_memory():
     assert not np.allclose(wbc.step(cmd, s), first)  # same input, other memory
     wbc.reset(s)
     np.testing.assert_allclose(wbc.step(cmd, s), first, atol=1e-6)  # reset: the memory is gone
+
+
+@pytest.mark.parametrize("scale", [1.0, 0.5, 2.0])
+def test_the_controller_steps_at_its_rate_in_robot_time(toy, scale):
+    """time_scale = robot seconds per bridge second (a simulator at 0.5× real time: 0.5): the controller is stepped at
+    wbc_rate_hz of robot time, so its gait clock keeps the pace it was trained at."""
+    from psi0_bridge.bridge_config import BridgeConfig
+    from psi0_bridge.core import BridgeCore
+    from tests.bridge.helpers import Driver
+
+    _, layout_path = toy
+    wbc = LearnedController.load(layout_path, G1)
+    core = BridgeCore(BridgeConfig(), G1, wbc)
+    d = Driver(core, q0=G1.body.default)
+    d.activate()
+    core.time_scale = scale
+    before = wbc.steps
+    d.run_for(2.0)  # bridge-clock seconds = 2 × scale robot seconds
+    assert wbc.steps - before == pytest.approx(2.0 * scale * core.cfg.wbc_rate_hz, abs=1)

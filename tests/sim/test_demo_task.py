@@ -15,13 +15,19 @@ from tests.conftest import next_robot_domain
 
 pytestmark = [pytest.mark.sim, pytest.mark.ros, pytest.mark.slow, pytest.mark.timeout(240)]
 
+# The standing robot leans while an arm is up: holosoma_ppo does not observe Ψ0's arms (config/wbc/holosoma_ppo.yaml,
+# upper_body_observation), so a raised arm pitches the pelvis forward 6–8° for as long as it is held (measured on the
+# bridge's IMU, seeds 2000–2003: 7.0–8.7° peak, pitch, roll ≤ 3°), and a loaded 2-core run adds transients (10.2° at
+# real-time factor 0.43). Stood throughout = below this, with the fall line (psi0.episodes.FALL_TILT_DEG, 15°) above it.
+STOOD_TILT_DEG = 12.0
+
 
 def test_expert_demonstration_is_recorded_and_converted(tmp_path, ros_domain):
     results = session(None, [5], "expert", log_dir=tmp_path / "logs", record=tmp_path / "bags", robot_domain=next_robot_domain())
     r = results[0]
     # what matters: success standing, no stop, no rejected chunk (a brief HOLDING on a loaded machine is correct)
     assert r.success and not r.fell and r.stops == 0 and r.chunks_rejected == 0 and "STOPPED" not in r.states, r
-    assert r.max_tilt_deg < 10.0, r
+    assert r.max_tilt_deg < STOOD_TILT_DEG, r
     rep = conv.convert("bag", [tmp_path / "bags"], tmp_path / "ds", progress=False, action_frame="expert")
     assert rep.converted == 1 and check(tmp_path / "ds") == []
     ds = LeRobotData(tmp_path / "ds")
@@ -41,7 +47,7 @@ def test_committed_bundle_runs_episodes_without_a_safety_event(tmp_path, ros_dom
     s = summarize(results)
     print(json.dumps(s))
     assert s["safety_stops"] == 0 and s["chunks_rejected"] == 0
-    assert s["falls"] == 0 and s["max_tilt_deg"] < 10.0 and s["min_pelvis_m"] > 0.65  # the robot stood throughout
+    assert s["falls"] == 0 and s["max_tilt_deg"] < STOOD_TILT_DEG and s["min_pelvis_m"] > 0.65  # the robot stood throughout
     assert all(r.policy_chunks >= 3 for r in results)
     assert s["successes"] >= 1  # the learned policy raises the hand (measured rate over 20 episodes: the note)
     assert s["boundary_jump_p99_rad"] is not None and s["inference_ms_p50"] > 0
@@ -64,3 +70,21 @@ def test_the_pick_expert_reaches_through_the_graph_and_success_is_never_counted_
             assert r.metrics["lift_max_m"] >= 0.05 and r.metrics["others_moved_m"] <= 0.03, r.metrics
     assert [r.task for r in results] == ["pick_red_cube", "pick_green_cube"]
     assert min(r.metrics["grasp_miss_m"] for r in results) < 0.10, [r.metrics for r in results]
+
+
+def test_the_walking_expert_walks_to_the_table_through_system_0(tmp_path, ros_domain):
+    """walk_to_table (seeds 0, 1: the table 0.6–1.2 m away, off the heading, turned) through sim + bridge + System-0:
+    the expert's vx, vy, yaw rate (dims 32–34) walk the free-standing robot to within reach of the edge, facing it,
+    standing, upright — judged on the ground truth. Measured 8/8 unloaded and 4/4 at real-time factor 0.5–0.7 (three
+    CPU burners), once the bridge kept stamps on time and stepped System-0 in simulated time."""
+    results = session(None, [0, 1], "expert", task="walk_to_table", log_dir=tmp_path / "logs",
+                      robot_domain=next_robot_domain())
+    for r in results:
+        print(r.task, r.success, r.time_to_success_s, f"tilt {r.max_tilt_deg:.1f}°", r.states, r.metrics)
+        assert not r.fell and r.chunks_rejected == 0 and r.stops == 0, r
+        assert r.metrics["walked_m"] > 0.3, r.metrics  # it walked: the table started ≥ 0.6 m away
+    assert sum(r.success for r in results) >= 1, [r.metrics for r in results]
+    for r in results:
+        if r.success:
+            m = r.metrics
+            assert 0.2 <= m["end_ahead_m"] <= 0.4 and abs(m["end_side_m"]) <= 0.25 and m["end_heading_deg"] <= 15, m

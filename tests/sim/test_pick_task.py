@@ -76,7 +76,8 @@ def test_the_pick_suite_names_its_object_and_the_wrong_instruction_another():
     assert [task_for(tasks, s).target for s in range(4)] == ["red_cube", "green_cube", "blue_can", "red_cube"]
     assert wrong_instruction(tasks[0], tasks) == "pick up the green cube"
     assert {t.name for t in suite("all")} == {"pick_red_cube", "pick_green_cube", "pick_blue_can", "raise_right_hand",
-                                             "raise_left_hand"}
+                                             "raise_left_hand", "walk_to_table", "walk_and_pick_red_cube",
+                                             "walk_and_pick_green_cube", "walk_and_pick_blue_can"}
     assert tasks[0].scene(7) == (7, TABLE_DISTANCE_M, 0.0, 0.0) and get_task("raise_left_hand").scene(7)[1] == RAISE_TABLE_M
     with pytest.raises(ValueError, match="one of"):
         Pick("yellow_duck")

@@ -182,7 +182,8 @@ def main(argv: list[str] | None = None) -> int:
 def add_arguments(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--bundle", default=None, help="policy bundle (default: the committed raise_hand bundle)")
     ap.add_argument("--task", default="raise_hand", help="a task or a suite: raise_hand (left and right alternating), "
-                    "pick (red cube, green cube, blue can), all (pick then raise_hand)")
+                    "pick (red cube, green cube, blue can), walk_to_table, walk_and_pick (walk, then pick the red cube, "
+                    "green cube, blue can), all (every task)")
     ap.add_argument("--episodes", type=int, default=20)
     ap.add_argument("--seed", type=int, default=1000, help="first episode seed (episode k uses seed + k)")
     ap.add_argument("--chunking", nargs="*", default=["rtc"], choices=["rtc", "sync"], help="policy configurations to run")

@@ -18,6 +18,16 @@ class World:
 
     poses: Mapping[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
     joints: Mapping[str, float] = field(default_factory=dict)
+    # body name → (3,) its mean position over the last gait period (SMOOTH_S): a walking robot's pelvis sways ±5–10 cm
+    # with every step, more than a walking expert's stopping tolerance
+    smoothed: Mapping[str, np.ndarray] = field(default_factory=dict)
+
+    def mean_position(self, name: str) -> np.ndarray:
+        """(3,) the body's smoothed position where the world has one, else its newest."""
+        return np.asarray(self.smoothed[name] if name in self.smoothed else self.poses[name][0], dtype=np.float64)
+
+
+SMOOTH_S = 1.0  # World.smoothed: over this long (System-0's gait period: the sway of the steps averages out)
 
 
 def smooth_path(a: np.ndarray, b: np.ndarray, seconds: float, hold_s: float = 0.0, dt: float = DT) -> np.ndarray:
@@ -53,3 +63,9 @@ def held_for(times: np.ndarray, ok: np.ndarray, hold_s: float, limit_s: float) -
         if start is not None and t - start >= hold_s:
             return True, float(start - times[0])
     return False, None
+
+
+def torso_up(q: np.ndarray) -> np.ndarray:
+    """(T, 4) orientations (w, x, y, z) → (T, 3) the body's z axis in the world."""
+    w, x, y, z = (np.asarray(q, dtype=np.float64)[..., i] for i in range(4))
+    return np.stack([2 * (x * z + w * y), 2 * (y * z - w * x), 1 - 2 * (x * x + y * y)], axis=-1)

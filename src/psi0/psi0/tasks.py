@@ -1,5 +1,6 @@
 """Simulated tasks: instruction, seeded randomisation, scripted expert and a success test on the physical outcome
-(pure NumPy). The suites: `raise_hand` (below), `pick` (psi0.task_pick), `all` (both).
+(pure NumPy). The suites: `raise_hand` (below), `pick` (psi0.task_pick), `walk_and_pick` (psi0.task_walk, which has
+`walk_to_table` too), `all` (every task).
 
 The task interface the episode harness uses: name, instruction, joints (recorded and moved to the start pose), bodies
 (the ground truth the success test reads), columns, time_limit_s, start_pose(seed), move(from, to, hold_s),
@@ -23,22 +24,31 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from psi0.task_base import DT, World, held_for, joint_move, smooth_path
+from psi0.task_base import DT, World, held_for, joint_move, smooth_path, torso_up
 from psi0.task_pick import Pick
+from psi0.task_walk import WalkAndPick, WalkToTable
 from psi0_core.g1_adapter import action_names
 
-__all__ = ["DT", "SUITES", "TASKS", "Pick", "RaiseHand", "World", "get_task", "smooth_path", "suite", "task_for",
-           "torso_up", "wrong_instruction"]
+__all__ = [
+    "DT",
+    "SUITES",
+    "TASKS",
+    "Pick",
+    "RaiseHand",
+    "WalkAndPick",
+    "WalkToTable",
+    "World",
+    "get_task",
+    "smooth_path",
+    "suite",
+    "task_for",
+    "torso_up",
+    "wrong_instruction",
+]
 
 RAISE_TABLE_M = 0.6  # a raise-hand episode keeps the table's edge this far ahead of the pelvis: ≥ 11 cm clear of any start
 RAISED_M = 0.08  # the named wrist this far above its shoulder counts as raised
 LOWERED_M = 0.0  # the other wrist must stay below its shoulder
-
-
-def torso_up(q: np.ndarray) -> np.ndarray:
-    """(T, 4) orientations (w, x, y, z) → (T, 3) the body's z axis in the world."""
-    w, x, y, z = (np.asarray(q, dtype=np.float64)[..., i] for i in range(4))
-    return np.stack([2 * (x * z + w * y), 2 * (y * z - w * x), 1 - 2 * (x * x + y * y)], axis=-1)
 
 
 def _arm(side: str) -> tuple[str, str, str]:
@@ -140,12 +150,14 @@ class RaiseHand:
         return self.success(times, {n: poses[n][0] for n in self.bodies}, poses["torso_link"][1])
 
 
-Task = RaiseHand | Pick
+Task = RaiseHand | Pick | WalkToTable | WalkAndPick
 TASKS: dict[str, Task] = {t.name: t for t in (RaiseHand("right"), RaiseHand("left"), Pick("red_cube"),
-                                              Pick("green_cube"), Pick("blue_can"))}
+                                              Pick("green_cube"), Pick("blue_can"), WalkToTable(),
+                                              WalkAndPick("red_cube"), WalkAndPick("green_cube"), WalkAndPick("blue_can"))}
 SUITES = {"raise_hand": ("raise_right_hand", "raise_left_hand"),
-          "pick": ("pick_red_cube", "pick_green_cube", "pick_blue_can")}
-SUITES["all"] = SUITES["pick"] + SUITES["raise_hand"]
+          "pick": ("pick_red_cube", "pick_green_cube", "pick_blue_can"),
+          "walk_and_pick": ("walk_and_pick_red_cube", "walk_and_pick_green_cube", "walk_and_pick_blue_can")}
+SUITES["all"] = SUITES["pick"] + SUITES["raise_hand"] + ("walk_to_table",) + SUITES["walk_and_pick"]
 
 
 def get_task(name: str) -> Task:

@@ -138,7 +138,7 @@ class BridgeNode(Node):
         self._thread.start()
         self.clock_rate = ClockRate(enabled=bool(self.get_parameter("use_sim_time").value))
         if self.clock_rate.enabled:  # simulated seconds per wall second, for playing chunks at the simulator's rate
-            self.create_timer(0.25, lambda: self.clock_rate.update(time.monotonic(), self.get_clock().now().nanoseconds * 1e-9))
+            self.create_timer(0.25, self._update_clock_rate)
         self._make_realtime(offset=10)  # the ROS executor (this thread) below the DDS receive threads
         if cfg.realtime_priority > 5:  # Cyclone's receive threads (they fill the robot-state readers): below the loop
             _, error = set_fifo_threads(("recv", "dq.user"), cfg.realtime_priority - 5)
@@ -167,6 +167,10 @@ class BridgeNode(Node):
             self.get_logger().info("motion switcher: no built-in mode active")
 
     # ---- clock ---------------------------------------------------------------------------------
+    def _update_clock_rate(self) -> None:
+        """Under use_sim_time: the simulator's rate, for chunk stamps and the whole-body controller's step rate."""
+        self.core.time_scale = self.clock_rate.update(time.monotonic(), self.get_clock().now().nanoseconds * 1e-9)
+
     # The control loop, the watchdogs and the DDS listeners run on the monotonic clock: reading the ROS
     # clock from several threads at 500 Hz is not safe in rclpy (with use_sim_time it is updated by the
     # executor), and a wall-clock deadline must not depend on /clock arriving. Chunk stamps (ROS time,

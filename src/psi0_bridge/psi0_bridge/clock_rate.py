@@ -12,7 +12,11 @@ Safety timeouts (S2, S3, S9) stay in wall time whatever the rate: they protect a
 The mapping preserves order: a stamp not earlier than the previous one never maps before it. Without that a
 simulator catching up after a stall (sim time running faster than the rate estimate between two arrivals) could
 map a later chunk before its predecessor, which the bridge then rejects (S4) although the sender's stamps were
-in order — seen once on a loaded machine, ending an episode in a protective stop.
+in order — seen once on a loaded machine, ending an episode in a protective stop. It clamps to the previous
+mapping itself, not to that plus the stamps' spacing: a clamp that kept the spacing carried any lateness forward
+for good (a chunk mapped late while the rate estimate dipped made every later one as late — measured: after a few
+episodes on a loaded machine the bridge played walking commands 1–3 s after their stamps, and the robot turned
+the wrong way for seconds at a time).
 """
 
 from __future__ import annotations
@@ -45,6 +49,6 @@ class ClockRate:
         r = self.rate if self.enabled else 1.0
         local = mono_now + (t - ros_now) / r
         if self._last is not None and t >= self._last[0]:
-            local = max(local, self._last[1] + (t - self._last[0]) / r)
+            local = max(local, self._last[1])
         self._last = (t, local)
         return local, dt / r

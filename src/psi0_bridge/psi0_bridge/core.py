@@ -30,6 +30,12 @@ S12 falls: the IMU's tilt is checked every tick in RAMPING, ACTIVE and HOLDING (
 tilt_warn_deg, damping stop above tilt_stop_deg). A pelvis-height collapse is not detected: the robot does not
 measure its pelvis height (no state estimator here); a collapse that does not tilt the base goes unseen.
 
+The whole-body controller steps at wbc_rate_hz of *robot* time: `time_scale` is the robot's seconds per second of the
+bridge clock (1 on hardware; under use_sim_time the node sets it to the simulator's measured rate, psi0_bridge.
+clock_rate). A learned controller was trained at its rate in the physics' time — its gait clock advances a fixed
+step per call — so a simulator at 0.7× real time stepped at 50 Hz of wall time saw it 1.4× too often and too fast
+(measured: holosoma_ppo stood still for 10 s under a vx 0.17 m/s, yaw rate −0.4 rad/s command at 0.7×).
+
 Limits: every position target passes `TargetGuard` (S5 position clamp, S6 velocity clamp), and
 the whole-body command passes `LocomotionBounds` (S10), whatever the input.
 """
@@ -222,6 +228,7 @@ class BridgeCore:
         self._last_body_tick: float | None = None
         self._last_hand_tick: float | None = None
         self._next_wbc = -math.inf
+        self.time_scale = 1.0  # robot (simulated) seconds per bridge-clock second: the controller's rate is in robot time
         self._starved_since: float | None = None
         self.wbc_unsupported = tuple(wbc.unsupported)
         # feed-forward torques (arms: gravity), bounded to a fraction of each motor's torque limit
@@ -358,8 +365,11 @@ class BridgeCore:
             if self.damping_stopped:
                 return self._damping(now, hands_due)
 
-        if now >= self._next_wbc:
-            self._next_wbc = now + 1.0 / self.cfg.wbc_rate_hz
+        if now >= self._next_wbc - 1e-6:
+            # on a fixed grid (next += period), not now + period: that lost up to a control tick per step (50 Hz ran at
+            # 45 Hz on 500 Hz ticks); after a stall it resumes half a period on, never in a burst of catch-up steps
+            period = 1.0 / (self.cfg.wbc_rate_hz * self.time_scale)
+            self._next_wbc = max(self._next_wbc + period, now + 0.5 * period)
             self.wbc_cmd = self._wbc_command()
             if self.state != State.RAMPING:
                 self.lower_targets = self.wbc.step(self.wbc_cmd, self._robot_state())
