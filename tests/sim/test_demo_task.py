@@ -54,13 +54,12 @@ def test_committed_bundle_runs_episodes_without_a_safety_event(tmp_path, ros_dom
     assert video.probe(tmp_path / "demo.mp4")["frames"] > 30 and (tmp_path / "plot.png").stat().st_size > 10_000
 
 
-def test_the_pick_expert_reaches_through_the_graph_and_success_is_never_counted_fallen(tmp_path, ros_domain):
-    """pick_red_cube and pick_green_cube (seeds 0, 1) through sim + bridge + System-0: the closed-loop expert's chunks
-    move the arm and Dex3 hand of the free-standing robot, without a rejected chunk; a hand's grasp point comes within
-    10 cm of the cube's grasp height in one episode at least (the robot sways and steps back as it reaches: measured
-    misses 0.6 cm when it holds still, 9.5 cm when it stepped away); an episode counted a success had the cube up in
-    the hand, the other objects where they stood and no fall. How often the grasp holds is the evaluation's number
-    (benchmarks/results/eval_pick_expert.json, 5/21), not this test's."""
+def test_the_pick_expert_picks_through_the_graph_and_success_is_never_counted_fallen(tmp_path, ros_domain):
+    """pick_red_cube and pick_green_cube (seeds 0, 1) through sim + bridge + System-0: each episode's reset re-plants the
+    feet (a tread in place), then the closed-loop expert's chunks move the arm and Dex3 hand of the free-standing robot,
+    without a rejected chunk, and pick the named cube — success counted only with the cube up in the hand, the other
+    objects where they stood and no fall. Measured 21/21 (benchmarks/results/eval_pick_expert.json; 5/21 on the same
+    seeds before the reset re-planted the feet: the robot had slid into a crouch, pelvis 0.70 m instead of 0.76 m)."""
     results = session(None, [0, 1], "expert", task="pick", log_dir=tmp_path / "logs", robot_domain=next_robot_domain())
     for r in results:
         print(r.task, r.success, r.time_to_success_s, f"tilt {r.max_tilt_deg:.1f}°", r.states, r.metrics)
@@ -69,7 +68,8 @@ def test_the_pick_expert_reaches_through_the_graph_and_success_is_never_counted_
         if r.success:
             assert r.metrics["lift_max_m"] >= 0.05 and r.metrics["others_moved_m"] <= 0.03, r.metrics
     assert [r.task for r in results] == ["pick_red_cube", "pick_green_cube"]
-    assert min(r.metrics["grasp_miss_m"] for r in results) < 0.10, [r.metrics for r in results]
+    assert min(r.metrics["grasp_miss_m"] for r in results) < 0.05, [r.metrics for r in results]
+    assert sum(r.success for r in results) >= 1, [r.metrics for r in results]
 
 
 def test_the_walking_expert_walks_to_the_table_through_system_0(tmp_path, ros_domain):
@@ -88,3 +88,15 @@ def test_the_walking_expert_walks_to_the_table_through_system_0(tmp_path, ros_do
         if r.success:
             m = r.metrics
             assert 0.2 <= m["end_ahead_m"] <= 0.4 and abs(m["end_side_m"]) <= 0.25 and m["end_heading_deg"] <= 15, m
+
+
+def test_the_expert_walks_to_the_table_and_picks_the_named_object(tmp_path, ros_domain):
+    """walk_and_pick_red_cube (seed 0) through the graph: the expert walks the free-standing robot to the table, stands,
+    then reaches, grasps and lifts the red cube with a Dex3 hand — success on the ground truth (the cube ≥ 5 cm up in
+    the hand for 1 s, the green cube and the can where they stood), never while fallen. Measured 20/20
+    (benchmarks/results/eval_walk_and_pick_expert.json); the hand's grasp point came within 9 mm of the cube."""
+    [r] = session(None, [0], "expert", task="walk_and_pick", log_dir=tmp_path / "logs", robot_domain=next_robot_domain())
+    print(r.task, r.success, r.time_to_success_s, f"tilt {r.max_tilt_deg:.1f}°", r.states, r.metrics)
+    assert r.task == "walk_and_pick_red_cube" and not r.fell and r.chunks_rejected == 0 and r.stops == 0, r
+    assert r.metrics["walked_m"] > 0.3 and r.metrics["grasp_miss_m"] < 0.05, r.metrics
+    assert r.success and r.metrics["lift_max_m"] >= 0.05 and r.metrics["others_moved_m"] <= 0.03, r.metrics

@@ -10,10 +10,14 @@ left hand" (each from random poses of both arms, so only the words say which arm
 committed evaluation's controls (the policy with black camera frames, with the other task's instruction:
 benchmarks/results/eval_raise_hand.json); writes out/demo/summary.json, out/demo/demo.mp4 (head camera |
 third-person view, the instruction written on the frame) and
-out/demo/joint_trajectories.png (commanded vs measured, chunk switches marked). Stops every process it
-started. Exit status 0 when the episodes ran (whatever the success rate), 1 when something failed.
+out/demo/joint_trajectories.png (commanded vs measured, chunk switches marked). Then, on a second graph without the
+policy, 2 episodes of `walk_and_pick` by the scripted closed-loop expert (psi0.task_walk: the table 0.6–1.2 m away and
+off the heading; the robot walks to it through System-0 and picks the object the instruction names) — no policy is
+trained on walking or picking yet, and the demo says so: out/demo/walk_and_pick_expert.mp4 and the
+"walk_and_pick_expert" entry of summary.json. Stops every process it started. Exit status 0 when the episodes ran
+(whatever the success rate), 1 when something failed.
 
-    python -m psi0.demo [--episodes 5] [--viewer]      (--viewer: MuJoCo's viewer, needs a display)
+    python -m psi0.demo [--episodes 5] [--expert-episodes 0] [--viewer]      (--viewer: MuJoCo's viewer, needs a display)
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="psi0.demo")
     ap.add_argument("--episodes", type=int, default=6)
     ap.add_argument("--seed", type=int, default=2000)
+    ap.add_argument("--expert-episodes", type=int, default=2, help="walk_and_pick episodes of the scripted expert (0: none)")
     ap.add_argument("--bundle", default=None)
     ap.add_argument("--viewer", action="store_true", help="open the MuJoCo viewer (needs a display)")
     ns = ap.parse_args(argv)
@@ -63,6 +68,24 @@ def main(argv: list[str] | None = None) -> int:
     print(f"psi0 demo: inference latency p50 {s['inference_ms_p50'] or nan:.1f} ms, p99 {s['inference_ms_p99'] or nan:.1f} ms; "
           f"chunk-boundary jump p99 {s['boundary_jump_p99_rad'] or nan:.4f} rad "
           f"(within chunks {s['within_chunk_step_p99_rad'] or nan:.4f})")
+    if ns.expert_episodes > 0:
+        print(f"psi0 demo: walk_and_pick by the scripted expert (no policy is trained on walking or picking yet), "
+              f"{ns.expert_episodes} episodes")
+        try:
+            walk = session(None, [ns.seed + k for k in range(ns.expert_episodes)], "expert", log_dir=out / "logs_expert",
+                           video=out / "walk_and_pick_expert.mp4", task="walk_and_pick", viewer=ns.viewer)
+        except Exception as e:
+            print(f"psi0 demo: failed: {e} (logs in {out / 'logs_expert'})", file=sys.stderr)
+            return 1
+        w = summarize(walk)
+        w["episodes_detail"] = [r.to_dict() for r in walk]
+        s["walk_and_pick_expert"] = w
+        s["seconds"] = round(time.monotonic() - t0, 1)
+        (out / "summary.json").write_text(json.dumps(s, indent=2))
+        print(f"psi0 demo: walk_and_pick expert {w['successes']}/{w['episodes']} ("
+              + ", ".join(f"{t} {v['successes']}/{v['episodes']}" for t, v in w["per_task"].items())
+              + f"), falls {w['falls']}, max tilt {w['max_tilt_deg'] or float('nan'):.1f}°; wrote "
+              f"{out / 'walk_and_pick_expert.mp4'}")
     committed = controls_summary()
     if committed:
         print(f"psi0 demo: committed evaluation ({committed['episodes']} episodes each): {committed['text']}")

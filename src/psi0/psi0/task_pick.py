@@ -3,7 +3,8 @@
 Each episode the simulator moves the table in front of the standing robot, its front edge 0.30 m ahead of the pelvis,
 and puts the three objects at the seed's places on it (psi0_sim.model.object_layout: 4–10 cm behind the edge, up to
 25 cm left or right, 10 cm apart); the instruction names the one to pick. The arms start lowered (hands below the
-table top and behind its edge) with the hands open.
+table top and behind its edge) with the hands open, the feet freshly planted (`replant`: the harness's reset treads in
+place first — a robot that reached through many episodes slid into a crouched stance, 5/21 instead of 21/21).
 
 Success, on the simulator's ground truth: the named object ≥ 5 cm above where it stood, within 10 cm of a Dex3 hand's
 grasp point (the open hand's centre between thumb and fingers: held by the hand, not balanced on something), while
@@ -23,6 +24,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
+from typing import ClassVar
 
 import numpy as np
 
@@ -223,6 +225,7 @@ def _waist(world: World) -> dict[str, float]:
 
 @dataclass(frozen=True)
 class Pick:
+    replant: ClassVar[bool] = True  # the harness's reset treads in place first: each episode from planted feet
     target: str = "red_cube"
     success_hold_s: float = 1.0
     time_limit_s: float = 16.0
