@@ -118,3 +118,18 @@ def test_a_reset_restarts_real_time_pacing_at_the_new_sim_time():
     finally:
         loop.stop()
     assert loop.error is None
+
+
+def test_the_third_person_camera_follows_the_walking_robot():
+    """The third-person view keeps its offset from the robot (and its world orientation) wherever the robot walks: a
+    world-fixed camera lost the robot after the first walk_to_table episode."""
+    m = mujoco.MjModel.from_xml_string(g1_mjcf())
+    d = mujoco.MjData(m)
+    cam = m.camera("third_person").id
+    mujoco.mj_forward(m, d)
+    start, axes = d.cam_xpos[cam].copy(), d.cam_xmat[cam].copy()
+    np.testing.assert_allclose(start, (1.9, -1.6, 1.5), atol=0.05)  # where the world camera used to be
+    d.qpos[:2] += (2.5, 1.5)  # the robot 2.9 m away
+    mujoco.mj_forward(m, d)
+    np.testing.assert_allclose(d.cam_xpos[cam] - start, (2.5, 1.5, 0.0), atol=0.02)
+    np.testing.assert_allclose(d.cam_xmat[cam], axes, atol=1e-9)

@@ -95,6 +95,23 @@ def table_in_front(base_xy: tuple[float, float], base_yaw: float, distance: floa
     return ex + table_size[0] * math.cos(yaw), ey + table_size[0] * math.sin(yaw), yaw
 
 
+THIRD_PERSON_POS = (1.9, -1.6, 1.5)  # the third-person camera where the robot starts (world frame, m) …
+THIRD_PERSON_XYAXES = "0.64 0.77 0 -0.32 0.27 0.91"  # … looking at it from the front right
+
+
+def robot_with_view(robot: str, pelvis_pos) -> str:
+    """The robot's MJCF body tree with the third-person camera in its pelvis body, mode trackcom: it keeps its offset
+    from the robot (world-fixed orientation) wherever the robot walks, so the view never loses it."""
+    first, rest = robot.split("\n", 1)
+    if 'name="pelvis"' not in first:
+        raise ValueError("the robot's root body must be the pelvis")
+    pad = first[: len(first) - len(first.lstrip())] + "  "
+    offset = [c - float(p) for c, p in zip(THIRD_PERSON_POS, pelvis_pos, strict=True)]
+    camera = (f'{pad}<camera name="third_person" mode="trackcom" pos="{fmt(offset)}" xyaxes="{THIRD_PERSON_XYAXES}" '
+              'fovy="50"/>')
+    return "\n".join([first, camera, rest])
+
+
 def g1_mjcf(scene: Scene | None = None, fixed_base: bool = False, base_height: float | None = None) -> str:
     """MJCF text of the G1 (+ optional scene). Body and actuator names match the reference model."""
     facts = load_facts()
@@ -125,8 +142,7 @@ def g1_mjcf(scene: Scene | None = None, fixed_base: bool = False, base_height: f
     <body name="table" pos="{tx} {ty} {ts[2]}" euler="0 0 {scene.table_yaw}">
       <geom name="table_top" type="box" size="{fmt(ts)}" material="table" contype="1" conaffinity="1"/>
     </body>
-    <camera name="third_person" pos="1.9 -1.6 1.5" xyaxes="0.64 0.77 0 -0.32 0.27 0.91" fovy="50"/>
-{body_xml(root, children, fixed_base, 4)}
+{robot_with_view(body_xml(root, children, fixed_base, 4), root["pos"])}
 {chr(10).join(objects)}
   </worldbody>
   <actuator>
