@@ -56,7 +56,8 @@ def test_success_needs_reach_side_heading_upright_and_standing():
     t, xy, yaw = _standing(0.5)  # 0.30 m in front of the edge, facing it
     assert task.evaluate(t, _poses(xy, yaw, table)) == (True, 0.0)
     for x in (0.8 - REACH_M[1] - 0.03, 0.8 - REACH_M[0] + 0.03):  # too far, too near
-        assert not task.evaluate(*_standing(x)[:1], _poses(*_standing(x)[1:], table))[0]
+        times, at, heading = _standing(x)
+        assert not task.evaluate(times, _poses(at, heading, table))[0]
     assert not task.evaluate(t, _poses(xy + np.array([0, 0.3]), yaw, table))[0]  # beside the table's middle
     assert not task.evaluate(t, _poses(xy, yaw + math.radians(20), table))[0]  # not facing it
     assert not task.evaluate(t, _poses(xy, yaw, table, pitch=math.radians(20)))[0]  # leaning over
@@ -147,7 +148,9 @@ def test_walk_and_pick_hands_over_to_the_pick_expert_once_stood():
     servo = task.servo(action, world)
     first = servo.rows(0.0, 30, action, world)
     assert servo.pick is None and np.all(first[:, VELOCITY] == 0.0)
-    assert servo.rows(0.5, 30, action, world) is not None and servo.pick is None  # standing still for 1 s first
+    standing = servo.rows(0.5, 30, action, world)
+    assert servo.pick is None and np.all(standing[:, VELOCITY] == 0.0)  # standing still for 1 s first
+    np.testing.assert_array_equal(standing[:, Pick().columns], np.repeat(action[None, Pick().columns], 30, axis=0))
     later = servo.rows(1.2, 30, action, world)
     assert servo.pick is not None and np.all(later[:, VELOCITY] == 0.0)
     arm = Pick().columns[:7]

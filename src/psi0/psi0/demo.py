@@ -57,9 +57,8 @@ def main(argv: list[str] | None = None) -> int:
     s["episodes_detail"] = [r.to_dict() for r in results]
     s["seconds"] = round(time.monotonic() - t0, 1)
     (out / "summary.json").write_text(json.dumps(s, indent=2))
-    print(f"psi0 demo: success rate {s['successes']}/{s['episodes']} ({100 * s['success_rate']:.0f} %: "
-          + ", ".join(f"{t} {v['successes']}/{v['episodes']}" for t, v in s["per_task"].items())
-          + f"), median time to success {s['time_to_success_s_median'] or float('nan'):.2f} s, "
+    print(f"psi0 demo: success rate {s['successes']}/{s['episodes']} ({100 * s['success_rate']:.0f} %: {per_task(s)}), "
+          f"median time to success {s['time_to_success_s_median'] or float('nan'):.2f} s, "
           f"safety stops {s['safety_stops']}")
     print(f"psi0 demo: falls {s['falls']} (S12 stops {s['s12_stops']}), max base tilt "
           f"{s['max_tilt_deg'] if s['max_tilt_deg'] is not None else float('nan'):.1f}°, lowest pelvis "
@@ -82,9 +81,8 @@ def main(argv: list[str] | None = None) -> int:
         s["walk_and_pick_expert"] = w
         s["seconds"] = round(time.monotonic() - t0, 1)
         (out / "summary.json").write_text(json.dumps(s, indent=2))
-        print(f"psi0 demo: walk_and_pick expert {w['successes']}/{w['episodes']} ("
-              + ", ".join(f"{t} {v['successes']}/{v['episodes']}" for t, v in w["per_task"].items())
-              + f"), falls {w['falls']}, max tilt {w['max_tilt_deg'] or float('nan'):.1f}°; wrote "
+        print(f"psi0 demo: walk_and_pick expert {w['successes']}/{w['episodes']} ({per_task(w)}), "
+              f"falls {w['falls']}, max tilt {w['max_tilt_deg'] or float('nan'):.1f}°; wrote "
               f"{out / 'walk_and_pick_expert.mp4'}")
     committed = controls_summary()
     if committed:
@@ -92,6 +90,11 @@ def main(argv: list[str] | None = None) -> int:
     print(f"psi0 demo: wrote {out / 'summary.json'}, {out / 'demo.mp4'}, {out / 'joint_trajectories.png'}; "
           f"logs in {out / 'logs'}")
     return 0
+
+
+def per_task(summary: dict) -> str:
+    """"task k/n, …" from a summary's per-task success counts."""
+    return ", ".join(f"{t} {v['successes']}/{v['episodes']}" for t, v in summary["per_task"].items())
 
 
 def controls_summary() -> dict | None:

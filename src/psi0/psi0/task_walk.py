@@ -88,6 +88,16 @@ def table_frame(pelvis: np.ndarray, table_pos: np.ndarray, table_yaw: float) -> 
     return -Scene.table_size[0] - along, side
 
 
+def relative_to_table(poses: Mapping[str, tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(T,) each: the pelvis's distance in front of the table's edge, its sideways offset from the edge's middle and
+    its heading's angle from the edge's normal (rad, ≥ 0), from ground-truth poses (the table's newest pose)."""
+    pelvis, pq = (np.asarray(a, float) for a in poses["pelvis"])
+    tp, tq = (np.asarray(a, float)[-1] for a in poses["table"])
+    table_yaw = yaw_of(tq)
+    ahead, side = table_frame(pelvis, tp, table_yaw)
+    return ahead, side, np.abs((yaws(pq) - table_yaw + math.pi) % (2 * math.pi) - math.pi)
+
+
 class WalkServo:
     """The walking expert's closed loop: `rows(t, n, from_action, world)` gives n rows whose vx, vy, yaw rate steer the
     pelvis to the goal pose in front of the table (everything else held as from_action has it)."""
@@ -213,12 +223,9 @@ class WalkToTable:
 
     def at_table(self, times: np.ndarray, poses: Mapping[str, tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
         """(T,) bool: the pelvis within reach of the table's edge, facing it, upright and standing."""
-        pelvis, pq = (np.asarray(a, float) for a in poses["pelvis"])
+        pelvis = np.asarray(poses["pelvis"][0], float)
         _, torso_q = poses["torso_link"]
-        tp, tq = poses["table"]
-        table_yaw = yaw_of(np.asarray(tq, float)[-1])
-        ahead, side = table_frame(pelvis, np.asarray(tp, float)[-1], table_yaw)
-        heading = np.abs((yaws(pq) - table_yaw + math.pi) % (2 * math.pi) - math.pi)
+        ahead, side, heading = relative_to_table(poses)
         upright = torso_up(np.asarray(torso_q, float))[:, 2] >= math.cos(UPRIGHT_TOL_RAD)
         t = np.asarray(times, float)
         speed = np.zeros(len(t))
@@ -232,12 +239,10 @@ class WalkToTable:
 
     def metrics(self, times: np.ndarray, poses: Mapping[str, tuple[np.ndarray, np.ndarray]]) -> dict[str, float]:
         """Where the walk ended: distance in front of the edge, sideways offset, heading error (deg); path length."""
-        pelvis, pq = (np.asarray(a, float) for a in poses["pelvis"])
-        tp, tq = poses["table"]
-        table_yaw = yaw_of(np.asarray(tq, float)[-1])
-        ahead, side = table_frame(pelvis[-1:], np.asarray(tp, float)[-1], table_yaw)
-        return {"end_ahead_m": float(ahead[0]), "end_side_m": float(side[0]),
-                "end_heading_deg": math.degrees(abs(wrap(yaw_of(pq[-1]) - table_yaw))),
+        pelvis = np.asarray(poses["pelvis"][0], float)
+        ahead, side, heading = relative_to_table(poses)
+        return {"end_ahead_m": float(ahead[-1]), "end_side_m": float(side[-1]),
+                "end_heading_deg": math.degrees(float(heading[-1])),
                 "walked_m": float(np.linalg.norm(np.diff(pelvis[:, :2], axis=0), axis=1).sum())}
 
     def evaluate(self, times: np.ndarray, poses: Mapping[str, tuple[np.ndarray, np.ndarray]]) -> tuple[bool, float | None]:
