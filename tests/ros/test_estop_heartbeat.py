@@ -3,6 +3,7 @@ it runs SCHED_FIFO (the sim and demo profiles set it: there it shares the machin
 threads, which starved a normal-priority heartbeat past the bridge's 0.5 s timeout)."""
 
 import os
+import signal
 import time
 from pathlib import Path
 
@@ -47,6 +48,30 @@ def test_heartbeat_beats_and_runs_at_its_priority(rclpy_context, spawn, priority
         assert len(tasks) > 3 and policies == {expected}, (policies, proc.output()[-2000:])
         if priority:
             assert {os.sched_getparam(t).sched_priority for t in tasks} == {priority}
+    finally:
+        ex.shutdown()
+        node.destroy_node()
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_a_stopped_heartbeat_sends_its_explicit_stop_and_exits_zero(rclpy_context, spawn, sig):
+    """Ctrl-C / SIGTERM: the node publishes one False (the bridge e-stops at once instead of after its heartbeat
+    timeout) while its context is still valid, then exits 0. With rclpy's own signal handlers the context was shut
+    down from another thread first, so the False was never sent and a racing publish could exit 1."""
+    proc = spawn([str(find_executable("psi0", "estop_heartbeat")), "--ros-args", "-p", "rate_hz:=50.0"],
+                 name="heartbeat")
+    node = Node("beat_listener", context=rclpy_context)
+    ex = SingleThreadedExecutor(context=rclpy_context)
+    ex.add_node(node)
+    got: list[bool] = []
+    node.create_subscription(Bool, "estop", lambda m: got.append(m.data),
+                             QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE))
+    try:
+        assert spin_until(ex, lambda: len(got) >= 10, 30), proc.output()[-2000:]
+        proc.popen.send_signal(sig)
+        assert spin_until(ex, lambda: False in got, 5), (got[-5:], proc.output()[-2000:])
+        assert proc.wait(timeout=10) == 0, proc.output()[-2000:]
+        assert got[-1] is False and got.count(False) == 1
     finally:
         ex.shutdown()
         node.destroy_node()

@@ -38,6 +38,12 @@ def _start(spawn, tmp_path, *extra):
     return launcher, pids
 
 
+def _report(launcher, tmp_path) -> str:
+    """The launcher's output and every node's log: a failed stop says why."""
+    logs = sorted((tmp_path / "logs").glob("*.log"))
+    return "\n".join([launcher.output(), *(f"--- {p.name}:\n{p.read_text(errors='replace')[-3000:]}" for p in logs)])
+
+
 def _wait_for_nodes(ctx, names):
     node = Node("observer", context=ctx)
     ex = SingleThreadedExecutor(context=ctx)
@@ -63,7 +69,7 @@ def test_sigint_stops_every_node_and_exits_zero(rclpy_context, spawn, tmp_path):
     launcher, pids = _start(spawn, tmp_path)
     assert _wait_for_nodes(rclpy_context, ["beat_a", "beat_b"]), launcher.output()
     launcher.popen.send_signal(signal.SIGINT)
-    assert launcher.wait(timeout=20) == 0, launcher.output()
+    assert launcher.wait(timeout=20) == 0, _report(launcher, tmp_path)
     assert not any(_alive(p) for p in pids.values())
 
 

@@ -16,7 +16,8 @@ from std_msgs.msg import Bool
 
 from psi0.heartbeat_config import HeartbeatConfig
 from psi0_bridge.realtime import set_fifo_threads
-from psi0_core.ros_params import declare_config, run_node
+from psi0_core.node_runner import run_node
+from psi0_core.ros_params import declare_config
 
 
 class EstopHeartbeat(Node):

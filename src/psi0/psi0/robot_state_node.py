@@ -31,8 +31,9 @@ from tf2_msgs.msg import TFMessage
 from psi0.robot_state_config import RobotStateConfig
 from psi0_core.g1_kinematics import BASE_PARENT, ROOT, Joint, load_kinematics, matrices_to_quats, matrix_to_quat
 from psi0_core.g1_urdf import g1_urdf
+from psi0_core.node_runner import run_node
 from psi0_core.qos import latched_qos
-from psi0_core.ros_params import declare_config, run_node
+from psi0_core.ros_params import declare_config
 
 LATCHED = latched_qos()
 

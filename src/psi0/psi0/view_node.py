@@ -34,9 +34,10 @@ from tf2_msgs.msg import TFMessage
 
 from psi0 import view_convert as convert
 from psi0.view_config import ViewConfig
+from psi0_core.node_runner import run_node
 from psi0_core.params import ConfigError
 from psi0_core.qos import latched_qos
-from psi0_core.ros_params import declare_config, run_node
+from psi0_core.ros_params import declare_config
 from psi0_msgs.msg import ActionChunk, BridgeStatus, PolicyStatus
 
 LATCHED = latched_qos()

@@ -51,11 +51,12 @@ from psi0_bridge.safety import LoopStats
 from psi0_bridge.wbc import StandController, WholeBodyController
 from psi0_core.lowlevel import crc_ok, hand_cmd, lowcmd_cdr, lowstate_from_cdr, pack_lowcmd
 from psi0_core.motion_switcher import MotionSwitcherClient
+from psi0_core.node_runner import run_node
 from psi0_core.params import ConfigError
 from psi0_core.qos import latched_qos
 from psi0_core.robot import BODY_MOTORS, G1, HAND_MOTORS, load_g1
 from psi0_core.robot_dds import Endpoint, take_serialized, write_serialized
-from psi0_core.ros_params import declare_config, run_node
+from psi0_core.ros_params import declare_config
 from psi0_core.rostime import to_sec
 from psi0_msgs.msg import ActionChunk, BridgeStatus
 

@@ -28,10 +28,11 @@ from sensor_msgs.msg import CameraInfo, Image
 from psi0_camera.camera_config import CameraConfig
 from psi0_camera.camera_sources import SourceLost, crop_resize, open_source
 from psi0_core.image_codec import numpy_to_image, pinhole_info
+from psi0_core.node_runner import run_node
 from psi0_core.params import ConfigError
 from psi0_core.qos import image_publisher_qos
 from psi0_core.ros_lifecycle import ReleasingLifecycleNode
-from psi0_core.ros_params import declare_config, run_node
+from psi0_core.ros_params import declare_config
 
 
 def default_info(width: int, height: int, hfov_deg: float = 69.4) -> CameraInfo:

@@ -13,15 +13,10 @@ an empty descriptor (no description, no range, not read-only) before the schema 
 
 from __future__ import annotations
 
-import sys
 import weakref
-from collections.abc import Callable
 from typing import TypeVar
 
-import rclpy
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor, SetParametersResult
-from rclpy._rclpy_pybind11 import RCLError
-from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 
@@ -91,36 +86,3 @@ def declare_config(node: Node, config_type: type[C]) -> C:
 
     node.add_on_set_parameters_callback(_on_set)
     return config
-
-
-def run_node(factory: Callable[[], Node], on_exit: Callable[[Node], None] | None = None) -> int:
-    """The `main()` of every psi0 node: init, build, spin until Ctrl-C/SIGTERM, clean shutdown.
-
-    A ConfigError (bad parameter) prints one clear line and exits with code 2, no traceback.
-    """
-    rclpy.init(args=sys.argv)
-    node: Node | None = None
-    code = 0
-    try:
-        node = factory()
-        rclpy.spin(node)
-    except ConfigError as e:
-        print(f"configuration error: {e}", file=sys.stderr, flush=True)
-        return 2
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    except RCLError as e:
-        # Ctrl-C shuts the context down while the executor may still be running a callback (a timer publishing) or
-        # building its wait set: those fail with "context is (not) valid". Part of a normal stop, not a failure.
-        if rclpy.ok():
-            raise
-        if "context" not in str(e):
-            print(f"error during shutdown: {e}", file=sys.stderr, flush=True)
-            code = 1
-    finally:
-        if node is not None:
-            if on_exit is not None and rclpy.ok():
-                on_exit(node)
-            node.destroy_node()
-        rclpy.try_shutdown()
-    return code

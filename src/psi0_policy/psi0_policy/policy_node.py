@@ -50,11 +50,12 @@ from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
 
 from psi0_core.g1_adapter import G1Adapter
 from psi0_core.image_codec import image_to_numpy
+from psi0_core.node_runner import run_node
 from psi0_core.params import ConfigError
 from psi0_core.qos import image_subscriber_qos, latched_qos
 from psi0_core.robot import load_g1
 from psi0_core.ros_lifecycle import ReleasingLifecycleNode
-from psi0_core.ros_params import declare_config, run_node
+from psi0_core.ros_params import declare_config
 from psi0_core.rostime import to_duration_msg, to_sec, to_time_msg
 from psi0_msgs.msg import ActionChunk, BridgeStatus, PolicyInput, PolicyStatus
 from psi0_policy.observation import StateBuilder

@@ -30,8 +30,9 @@ from std_srvs.srv import Trigger
 
 from psi0_core.g1_kinematics import matrix_to_rpy, quat_to_matrix
 from psi0_core.image_codec import numpy_to_image, pinhole_info
+from psi0_core.node_runner import run_node
 from psi0_core.qos import image_publisher_qos
-from psi0_core.ros_params import declare_config, run_node
+from psi0_core.ros_params import declare_config
 from psi0_core.rostime import to_time_msg
 from psi0_msgs.msg import BodyPoses
 from psi0_msgs.srv import PlaceScene
