@@ -119,19 +119,22 @@ def rig(rclpy_context, spawn):
         made["robot"].close()
 
 
-def _until_active(robot, tester, proc, since: float, timeout: float = 10.0) -> None:
+def _until_active(robot, tester, proc, since: float, timeout: float = 10.0) -> float:
     """Wait for ACTIVE after an enable or a reset at `since`. The bridge was right to stop if this test-side robot
     itself stalled ≥ 90 ms (S2, 100 ms): a loaded 2-core machine can stall it. Then, and only then, reset once and
-    wait again; a stop without such a stall fails the test, with the robot's own largest send gap in the message."""
+    wait again; a stop without such a stall fails the test, with the robot's own largest send gap in the message.
+    Returns the time of the enable or reset that led to ACTIVE (the start of its ramp)."""
     if tester.wait(lambda: tester.state() in ("ACTIVE", "STOPPED"), timeout) and tester.state() == "ACTIVE":
-        return
+        return since
     gap = robot.largest_gap_since(since) if robot is not None else 0.0
     assert robot is not None and gap >= 0.09 and "LowState" in tester.status.stop_reason, \
         (tester.state(), tester.status.stop_reason if tester.status else None, f"robot gap {gap * 1e3:.0f} ms",
          proc.output()[-3000:])
     print(f"fake robot stalled {gap * 1e3:.0f} ms (bridge stopped, S2, correctly): resetting once")
+    t_reset = time.monotonic()
     assert tester.call("reset").success
     assert tester.wait(lambda: tester.state() == "ACTIVE", timeout), (tester.state(), proc.output()[-3000:])
+    return t_reset
 
 
 def _activate(robot, tester, proc):
@@ -210,7 +213,7 @@ def test_estop_service_damps_within_20ms_latches_and_resets(rig):
         assert all(f.damping for f in robot.frames_since(first.t))
         t_reset = time.monotonic()
         assert tester.call("reset").success
-        assert tester.wait(lambda: tester.state() == "ACTIVE", 10), (tester.state(), tester.status.stop_reason)
+        t_reset = _until_active(robot, tester, proc, t_reset)  # a fake-robot stall during the ramp is S2's to stop
         full = robot.wait_for(lambda f: f.kp[3] >= 330.0 - 1e-3, 3, since=t_reset)
         assert full is not None and full.t - t_reset >= 0.95  # S9: re-stiffen over ≥ 1 s
     ms = sorted(1e3 * x for x in latencies)
