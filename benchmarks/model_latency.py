@@ -1,6 +1,7 @@
 """Model latency: one Ψ0 chunk (backbone + N Euler steps of the expert), per part and per engine.
 
     python benchmarks/model_latency.py                       # tiny on CPU: eager torch vs onnx
+    python benchmarks/model_latency.py --config small --threads 1   # the demo suite's model, as the policy node runs it
     python benchmarks/model_latency.py --gpu --out DIR       # full size on a CUDA GPU (bf16, random weights):
                                                              # vision, language model, expert, eager vs cuda_graph
                                                              # (expert loop only, and backbone + expert)
@@ -56,12 +57,13 @@ def inputs_for(cfg) -> tuple[dict, torch.Tensor, torch.Tensor]:
     return inputs, state, noise
 
 
-def cpu_tiny(iters: int) -> dict:
-    cfg = get_config("tiny")
+def cpu_small_model(iters: int, name: str = "tiny") -> dict:
+    cfg = get_config(name)
     torch.manual_seed(0)
     model = Psi0Model(cfg).eval()
     inputs, state, noise = inputs_for(cfg)
-    out = {"config": "tiny", "device": "cpu", "context_tokens": int(inputs["input_ids"].shape[1])}
+    out = {"config": name, "device": "cpu", "threads": torch.get_num_threads(),
+           "context_tokens": int(inputs["input_ids"].shape[1])}
     eager = make_engine("torch", model)
     out["torch_eager"] = timed(lambda: eager.infer(inputs, state, noise), iters, 5, False)
     import tempfile
@@ -127,13 +129,19 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--gpu", action="store_true")
     ap.add_argument("--iters", type=int, default=30)
+    ap.add_argument("--config", default="tiny", choices=["tiny", "small"], help="CPU: the model config")
+    ap.add_argument("--threads", type=int, default=0, help="CPU: torch threads (0: torch's default; the policy node uses 1)")
     ap.add_argument("--out", default=str(REPO / "benchmarks" / "results"))
     args = ap.parse_args()
-    result = gpu_full(args.iters) if args.gpu else cpu_tiny(args.iters)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    result = gpu_full(args.iters) if args.gpu else cpu_small_model(args.iters, args.config)
     result["benchmark"] = "model_latency"
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    (out / ("model_latency_gpu.json" if args.gpu else "model_latency_cpu.json")).write_text(json.dumps(result, indent=2))
+    name = "model_latency_gpu.json" if args.gpu else ("model_latency_cpu.json" if args.config == "tiny" else
+                                                      f"model_latency_cpu_{args.config}.json")
+    (out / name).write_text(json.dumps(result, indent=2))
     print(json.dumps(result))
     return 0
 

@@ -10,6 +10,7 @@ from psi0_policy.model.checkpoint import (
 )
 from psi0_policy.model.config import ModelConfigError, from_dict, get_config
 from psi0_policy.model.flow import guidance_weights
+from psi0_policy.model.preprocess import Preprocessor, make_tokenizer
 from psi0_policy.model.psi0 import Psi0Model
 from tests.policy.helpers import flow_loss, noise, observations, tiny_model
 
@@ -184,3 +185,49 @@ def test_config_registry_validates():
         get_config("psi1")
     assert get_config("psi0").horizon == 30 and get_config("psi0").num_steps == 8
     assert get_config("psi0").expert.width == 1536 and get_config("psi0").expert.heads == 24
+
+
+def test_small_config_sees_more_and_holds_every_suite_instruction():
+    """`small` (the demo suite's policy) is tiny with a finer image and a wider expert; its fixed-shape prompt holds
+    the longest instruction of every simulated task (a longer one is a ValueError at the engines, not a cut)."""
+    from psi0.tasks import TASKS
+
+    tiny, small = get_config("tiny"), get_config("small")
+    assert small.image_tokens == 12 and tiny.image_tokens == 6
+    assert small.expert.width > tiny.expert.width and small.text == tiny.text
+    pre = Preprocessor(small, make_tokenizer(small, None), fixed_length=True)
+    image = np.zeros((240, 320, 3), np.uint8)
+    for task in TASKS.values():
+        assert pre([[image]], [task.instruction])["input_ids"].shape[-1] == pre.context_len(1), task.instruction
+    with pytest.raises(ValueError, match="max_text_tokens"):
+        pre([[image]], ["x" * (small.max_text_tokens + 1)])
+    with pytest.raises(ValueError, match="max_text_tokens"):  # why tiny could not serve the suite
+        longest = "walk to the table and pick up the green cube"
+        Preprocessor(tiny, make_tokenizer(tiny, None), fixed_length=True)([[image]], [longest])
+
+
+def test_state_position_valid_makes_a_samples_loss_independent_of_its_batch():
+    """Training with state_position "valid" codes the state token where deployment does (the prompt's valid length):
+    a short instruction's loss is the same alone or padded beside a long one. The official layout ("padded") codes it
+    after the batch's longest prompt, so the same sample trains differently beside a long instruction — the mismatch
+    that made the first suite bundle miss its own training episodes by 0.47 rad RMS."""
+    torch.manual_seed(0)
+    m = Psi0Model(get_config("tiny")).eval()
+    for p in m.expert.parameters():  # AdaLN-Zero starts every block at the identity: make the state token matter
+        p.data.add_(0.08 * torch.randn_like(p))
+    pre = Preprocessor(m.cfg, make_tokenizer(m.cfg, None))
+    rng = np.random.default_rng(0)
+    imgs = [[rng.integers(0, 255, (64, 96, 3), dtype=np.uint8)] for _ in range(2)]
+    texts = ["walk to the table", "walk to the table and pick up the red cube"]
+    state = torch.as_tensor(rng.uniform(-1, 1, (2, 36)), dtype=torch.float32)
+    actions, eps = torch.randn(2, 30, 36), torch.randn(2, 30, 36)
+    sigma = torch.tensor([0.3, 0.7])
+    with torch.no_grad():
+        alone = m.loss_from(pre(imgs[:1], texts[:1]), state[:1], actions[:1], eps[:1], sigma[:1], None, True)
+        batched = m.loss_from(pre(imgs, texts), state, actions, eps, sigma, None, True)
+        official = m.loss_from(pre(imgs, texts), state, actions, eps, sigma, None, False)
+        official_alone = m.loss_from(pre(imgs[:1], texts[:1]), state[:1], actions[:1], eps[:1], sigma[:1], None, False)
+    rel = lambda a, b: abs(float(a - b)) / float(b)  # noqa: E731
+    assert rel(batched[0], alone[0]) < 1e-6
+    assert rel(official_alone[0], alone[0]) < 1e-6  # unpadded, the two layouts agree …
+    assert rel(official[0], alone[0]) > 1e-4  # … beside a longer prompt, the official one does not (measured 1.8e-4)

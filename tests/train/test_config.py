@@ -11,10 +11,11 @@ from tests.train.helpers import CONFIGS
 pytestmark = pytest.mark.unit
 
 
-@pytest.mark.parametrize("name", ["pretrain", "posttrain", "finetune", "pretrain_tiny", "posttrain_tiny", "finetune_tiny"])
+@pytest.mark.parametrize("name", ["pretrain", "posttrain", "finetune", "pretrain_tiny", "posttrain_tiny", "finetune_tiny",
+                                  "demo_suite"])
 def test_shipped_configs_load(name):
     cfg = load_train_config(CONFIGS / f"{name}.yaml")
-    assert cfg.stage == name.split("_")[0]
+    assert cfg.stage == ("finetune" if name == "demo_suite" else name.split("_")[0])
     assert cfg.lr > 0 and cfg.grad_clip == 1.0
 
 
@@ -25,6 +26,9 @@ def test_psi0_recipe_defaults():
     assert (post.horizon, post.train, post.norm_mode, post.rtc_max_delay) == (16, "expert", "quantile", 0)
     tiny = load_train_config(CONFIGS / "finetune_tiny.yaml")
     assert tiny.model == "tiny" and tiny.horizon == 30 and tiny.rtc_max_delay == 7  # inherited from finetune.yaml
+    assert ft.state_position == "padded"  # the official training layout stays the default
+    suite = load_train_config(CONFIGS / "demo_suite.yaml")
+    assert (suite.model, suite.state_position, suite.train) == ("small", "valid", "all")
 
 
 def test_unknown_key_and_bad_values(tmp_path):
@@ -38,6 +42,8 @@ def test_unknown_key_and_bad_values(tmp_path):
         load_train_config(CONFIGS / "finetune_tiny.yaml", ["steps=many"])
     with pytest.raises(TrainConfigError, match="posttrain config, not finetune"):
         load_train_config(CONFIGS / "posttrain.yaml", stage="finetune")
+    with pytest.raises(TrainConfigError, match="state_position: padded or valid"):
+        load_train_config(CONFIGS / "finetune_tiny.yaml", ["state_position=deploy"])
     with pytest.raises(TrainConfigError, match="key=value"):
         load_train_config(CONFIGS / "finetune.yaml", ["steps"])
     cfg = load_train_config(CONFIGS / "finetune_tiny.yaml", ["global_batch=24", "micro_batch=8"])

@@ -1,6 +1,7 @@
 """Simulated tasks: instruction, seeded randomisation, scripted expert and a success test on the physical outcome
 (pure NumPy). The suites: `raise_hand` (below), `pick` (psi0.task_pick), `walk_and_pick` (psi0.task_walk, which has
-`walk_to_table` too), `all` (every task).
+`walk_to_table` too), `all` (every task), `demo` (what `make demo` runs: walk_and_pick with two objects, a pick, a
+raise).
 
 The task interface the episode harness uses: name, instruction, joints (recorded and moved to the start pose), bodies
 (the ground truth the success test reads), columns, time_limit_s, start_pose(seed), move(from, to, hold_s),
@@ -31,6 +32,7 @@ from psi0_core.g1_adapter import action_names
 
 __all__ = [
     "DT",
+    "FAMILIES",
     "SUITES",
     "TASKS",
     "Pick",
@@ -158,6 +160,9 @@ SUITES = {"raise_hand": ("raise_right_hand", "raise_left_hand"),
           "pick": ("pick_red_cube", "pick_green_cube", "pick_blue_can"),
           "walk_and_pick": ("walk_and_pick_red_cube", "walk_and_pick_green_cube", "walk_and_pick_blue_can")}
 SUITES["all"] = SUITES["pick"] + SUITES["raise_hand"] + ("walk_to_table",) + SUITES["walk_and_pick"]
+# `make demo`: the long-horizon task with each object, then a pick from where the robot stands and a raise
+SUITES["demo"] = ("walk_and_pick_red_cube", "walk_and_pick_blue_can", "pick_green_cube", "raise_left_hand")
+FAMILIES = ("pick", "walk_to_table", "walk_and_pick", "raise_hand")  # one evaluation each (eval_suite_<family>.json)
 
 
 def get_task(name: str) -> Task:

@@ -2,7 +2,8 @@
 
 `get_config("psi0")` is the full-size Ψ0 (Qwen3-VL-2B shape, expert 6 × 1536 × 24 heads, H 30,
 D 36, 8 Euler steps); `get_config("tiny")` has the same classes with small dimensions and trains on
-a CPU in minutes (tests use it). `from_dict` rejects unknown keys with the closest known name.
+a CPU in minutes (tests use it); `get_config("small")` is tiny with a finer image and a wider expert (the demo suite's
+policy). `from_dict` rejects unknown keys with the closest known name.
 """
 
 from __future__ import annotations
@@ -138,7 +139,19 @@ TINY = ModelConfig(
     im_start_token_id=260, im_end_token_id=261, text_tokens=262,
 )
 
-REGISTRY: dict[str, ModelConfig] = {"psi0": ModelConfig(), "tiny": TINY}
+# The demo suite's policy (config/bundles/suite): tiny's backbone with a finer image — 96×128 gives 12 vision tokens
+# (tiny's 64×96: 6), so a 5 cm cube on the table spans ~8 px — a wider vision tower and a wider, deeper action expert
+# (the 7 arm joints of a grasp must land within ~2 cm), and room for the longest suite instruction ("walk to the table
+# and pick up the green cube": 44 byte tokens). About 2× tiny's training cost per step on a CPU.
+SMALL = dataclasses.replace(
+    TINY, name="small",
+    vision=dataclasses.replace(TINY.vision, hidden_size=48, intermediate_size=96),
+    expert=dataclasses.replace(TINY.expert, width=96, depth=3),
+    image_size=(96, 128),
+    max_text_tokens=48,
+)
+
+REGISTRY: dict[str, ModelConfig] = {"psi0": ModelConfig(), "tiny": TINY, "small": SMALL}
 
 
 def get_config(name: str, **overrides: Any) -> ModelConfig:

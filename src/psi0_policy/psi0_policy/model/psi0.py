@@ -41,10 +41,12 @@ class Psi0Model(nn.Module):
         return lambda x, t: self.expert(obs, x.to(obs.dtype), t, obs_mask).float()
 
     def loss_from(self, inputs: BackboneInputs, state: torch.Tensor, actions: torch.Tensor, noise: torch.Tensor,
-                  sigma: torch.Tensor, delays: torch.Tensor | None = None) -> torch.Tensor:
+                  sigma: torch.Tensor, delays: torch.Tensor | None = None, state_at_valid_length: bool = False) -> torch.Tensor:
         """Per-sample flow losses (B,) (their mean is the official loss) for given noise (B, H, D), noise levels
-        sigma (B,) and RTC delays (B,) (None: no prefix)."""
-        obs, mask = self.context(inputs, state)
+        sigma (B,) and RTC delays (B,) (None: no prefix). state_at_valid_length: code the state token where deployment
+        codes it (the prompt's valid length) instead of after the padded batch's last token (the official training
+        layout) — then a sample's loss does not depend on how long the other instructions of its batch are."""
+        obs, mask = self.context(inputs, state, deploy=state_at_valid_length)
         prefix = flow.prefix_mask(delays.to(actions.device), actions.shape[1]) if delays is not None else None
         return flow.flow_loss(self.velocity_fn(obs, mask), actions, noise, sigma, prefix, reduce=False)
 
@@ -63,7 +65,7 @@ class Psi0Model(nn.Module):
         keep = (y != ignore).float()
         return (ce * keep).sum(1) / keep.sum(1).clamp_min(1.0)
 
-    def forward(self, mode: str, *args: torch.Tensor | BackboneInputs | None) -> torch.Tensor:
+    def forward(self, mode: str, *args: torch.Tensor | BackboneInputs | bool | None) -> torch.Tensor:
         """Training entry point (what DDP/FSDP wrap): "flow" → loss_from(...), "tokens" → answer_token_loss(...)."""
         if mode == "flow":
             return self.loss_from(*args)

@@ -211,7 +211,7 @@ class Trainer:
         delay = torch.cat(delays) if cfg.rtc_max_delay > 0 else None
         with self.autocast():
             per = model("flow", inputs, state, actions, torch.stack(noise).to(dev), torch.cat(t).to(dev),
-                        None if delay is None else delay.to(dev))
+                        None if delay is None else delay.to(dev), cfg.state_position == "valid")
         return per.float().mean()
 
     def train_step(self, micro_batches: list[list[dict[str, Any]]]) -> float:
