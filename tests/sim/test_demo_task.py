@@ -39,6 +39,8 @@ def test_expert_demonstration_is_recorded_and_converted(tmp_path, ros_domain):
 
 
 def test_committed_bundle_runs_episodes_without_a_safety_event(tmp_path, ros_domain):
+    """The committed suite bundle (config/bundles/suite) told "raise your right hand" / "… left hand" (seeds 2000,
+    2001, from random poses of both arms): real-time chunking, no safety event, the robot standing throughout."""
     bundle = default_bundle()
     manifest = json.loads((bundle / "bundle.json").read_text())
     assert manifest["stage"] == "finetune" and manifest["horizon"] == 30
@@ -100,3 +102,16 @@ def test_the_expert_walks_to_the_table_and_picks_the_named_object(tmp_path, ros_
     assert r.task == "walk_and_pick_red_cube" and not r.fell and r.chunks_rejected == 0 and r.stops == 0, r
     assert r.metrics["walked_m"] > 0.3 and r.metrics["grasp_miss_m"] < 0.05, r.metrics
     assert r.success and r.metrics["lift_max_m"] >= 0.05 and r.metrics["others_moved_m"] <= 0.03, r.metrics
+
+
+def test_the_committed_policy_walks_the_robot_to_the_table(tmp_path, ros_domain):
+    """The committed bundle told "walk to the table" (seed 2000: the table 0.6–1.2 m away, off the heading): the
+    policy's velocity dims walk the free-standing robot through System-0 towards the table's edge, standing throughout
+    and without a safety event, and the top view of its path is written beside the plot."""
+    [r] = session(default_bundle(), [2000], "policy", "rtc", task="walk_to_table", log_dir=tmp_path / "logs",
+                  plot=tmp_path / "plot.png", robot_domain=next_robot_domain())
+    print(r.task, r.success, r.time_to_success_s, f"tilt {r.max_tilt_deg:.1f}°", r.states, r.metrics)
+    assert not r.fell and r.stops == 0 and r.chunks_rejected == 0, r
+    m = r.metrics
+    assert m["walked_m"] > 0.3 and m["start_ahead_m"] - m["end_ahead_m"] > 0.25, m  # it came ≥ 25 cm closer
+    assert (tmp_path / "base_paths.png").stat().st_size > 10_000

@@ -176,6 +176,7 @@ class Harness:
         self.bodies: list[tuple[float, dict[str, tuple[np.ndarray, np.ndarray]]]] = []
         self.received: list[tuple[Received, str, float]] = []  # (chunk, frame_id, inference_ms)
         self.joints: list[tuple[float, np.ndarray]] = []
+        self.paths: list[dict[str, Any]] = []  # per episode with a table: the pelvis's path in the table's frame
         self.bridge: BridgeStatus | None = None
         self.policy: PolicyStatus | None = None
         self.states_seen: set[str] = set()
@@ -514,6 +515,7 @@ class Harness:
         self.filming = False
         task_ok, t_ok = self._success(t_ep)
         metrics = self._metrics(t_ep)
+        self._keep_path(t_ep, task_ok)
         tilts = [a for t, a in self.tilts if t_ep <= t <= t_end]
         heights = [z for t, z in self.pelvis if t_ep <= t <= t_end]
         falls = (self.bridge.falls - falls0) if self.bridge else 0
@@ -563,6 +565,16 @@ class Harness:
     def _metrics(self, t_ep: float) -> dict[str, float]:
         got = self._episode_poses(t_ep) if hasattr(self.task, "metrics") else None
         return self.task.metrics(*got) if got is not None else {}
+
+    def _keep_path(self, t_ep: float, success: bool) -> None:
+        """For a task with a table: the pelvis's path in the table's frame (ahead of its edge, sideways from its
+        middle), for the top-view plot (plot_paths)."""
+        got = self._episode_poses(t_ep) if {"pelvis", "table"} <= set(self.task.bodies) else None
+        if got is not None:
+            from psi0.task_walk import relative_to_table
+
+            ahead, side, _ = relative_to_table(got[1])
+            self.paths.append({"task": self.task.name, "ahead": ahead, "side": side, "success": success})
 
     def _succeeded(self, t_ep: float) -> bool:
         return self._success(t_ep)[0]

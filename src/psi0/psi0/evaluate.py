@@ -39,7 +39,7 @@ from psi0.tasks import suite, task_for, wrong_instruction
 def default_bundle() -> Path:
     from psi0_core.share import share_dir
 
-    return share_dir() / "config" / "bundles" / "raise_hand"
+    return share_dir() / "config" / "bundles" / "suite"
 
 
 def set_aside(bag: Path) -> Path:
@@ -105,6 +105,8 @@ def session(bundle: Path | None, seeds: list[int], actor: str = "policy", chunki
                   flush=True)
         if plot is not None:
             plot_trajectories(plot, harness.trajectories(t0, harness.now()))
+            if harness.paths:
+                plot_paths(plot.with_name("base_paths.png"), harness.paths)
         rtf = harness.realtime_factor()
         for r in results:
             r.realtime_factor = rtf
@@ -169,6 +171,37 @@ def plot_trajectories(path: Path, data: dict[str, Any]) -> None:
     plt.close(fig)
 
 
+def plot_paths(path: Path, paths: list[dict[str, Any]]) -> None:
+    """Top view of each episode's pelvis path in the table's frame (x: sideways from the edge's middle, y: ahead of
+    the edge), with the table and the region a walk must end in (psi0.task_walk: 0.20–0.40 m ahead, ≤ 0.25 m aside)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from psi0.task_walk import REACH_M, SIDE_M
+    from psi0_sim.model import Scene
+
+    fig, ax = plt.subplots(figsize=(5.5, 5.5))
+    w = Scene.table_size[1]
+    ax.add_patch(plt.Rectangle((-w, -2 * Scene.table_size[0]), 2 * w, 2 * Scene.table_size[0], color="tan", label="table"))
+    ax.add_patch(plt.Rectangle((-SIDE_M, REACH_M[0]), 2 * SIDE_M, REACH_M[1] - REACH_M[0], fill=False, ls="--",
+                               color="gray", label="where a walk must end"))
+    for k, p in enumerate(paths):
+        line = ax.plot(p["side"], p["ahead"], lw=1.2, label=f"{k + 1} {p['task']}" + ("" if p["success"] else " (failed)"))[0]
+        ax.plot(p["side"][0], p["ahead"][0], "o", color=line.get_color(), ms=4)
+        ax.plot(p["side"][-1], p["ahead"][-1], "x" if not p["success"] else "s", color=line.get_color(), ms=6)
+    ax.set_xlabel("pelvis sideways from the edge's middle (m)")
+    ax.set_ylabel("pelvis ahead of the table's edge (m)")
+    ax.set_title("psi0: where the robot walked (o start, ■ success, × failure)", fontsize=9)
+    ax.set_aspect("equal")
+    ax.legend(fontsize=6, loc="upper right")
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
 def config_key(actor: str, chunking: str, control: str = "") -> str:
     return "expert" if actor == "expert" else f"policy_{chunking}" + (f"_{control}" if control else "")
 
@@ -180,7 +213,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def add_arguments(ap: argparse.ArgumentParser) -> None:
-    ap.add_argument("--bundle", default=None, help="policy bundle (default: the committed raise_hand bundle)")
+    ap.add_argument("--bundle", default=None, help="policy bundle (default: the committed suite bundle)")
     ap.add_argument("--task", default="raise_hand", help="a task or a suite: raise_hand (left and right alternating), "
                     "pick (red cube, green cube, blue can), walk_to_table, walk_and_pick (walk, then pick the red cube, "
                     "green cube, blue can), all (every task)")

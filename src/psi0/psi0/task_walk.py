@@ -238,10 +238,11 @@ class WalkToTable:
                 & upright & (speed < STANDING_MPS))
 
     def metrics(self, times: np.ndarray, poses: Mapping[str, tuple[np.ndarray, np.ndarray]]) -> dict[str, float]:
-        """Where the walk ended: distance in front of the edge, sideways offset, heading error (deg); path length."""
+        """Where the walk started and ended: distance in front of the edge, sideways offset, heading error (deg); path
+        length."""
         pelvis = np.asarray(poses["pelvis"][0], float)
         ahead, side, heading = relative_to_table(poses)
-        return {"end_ahead_m": float(ahead[-1]), "end_side_m": float(side[-1]),
+        return {"start_ahead_m": float(ahead[0]), "end_ahead_m": float(ahead[-1]), "end_side_m": float(side[-1]),
                 "end_heading_deg": math.degrees(float(heading[-1])),
                 "walked_m": float(np.linalg.norm(np.diff(pelvis[:, :2], axis=0), axis=1).sum())}
 
