@@ -513,9 +513,10 @@ class Harness:
             recorder.stop()
             recorder.node.destroy_node()
         self.filming = False
-        task_ok, t_ok = self._success(t_ep)
-        metrics = self._metrics(t_ep)
-        self._keep_path(t_ep, task_ok)
+        got = self._episode_poses(t_ep)  # once: the success test, the metrics and the path read the same samples
+        task_ok, t_ok = self._evaluate(t_ep, got)
+        metrics = self.task.metrics(*got) if got is not None and hasattr(self.task, "metrics") else {}
+        self._keep_path(got, task_ok)
         tilts = [a for t, a in self.tilts if t_ep <= t <= t_end]
         heights = [z for t, z in self.pelvis if t_ep <= t <= t_end]
         falls = (self.bridge.falls - falls0) if self.bridge else 0
@@ -546,9 +547,8 @@ class Harness:
         """Between episodes the scripted hold keeps the bridge fed (a silent stream would end in a stop)."""
         self.spin(0.2, None, self.hold_stream(0.05))
 
-    def _success(self, t_ep: float) -> tuple[bool, float | None]:
-        """The task's test on this episode's ground-truth samples (sim/bodies)."""
-        got = self._episode_poses(t_ep)
+    def _evaluate(self, t_ep: float, got: tuple[np.ndarray, dict] | None) -> tuple[bool, float | None]:
+        """The task's test on this episode's ground-truth samples (sim/bodies, from _episode_poses)."""
         if got is None:
             return False, None
         t, poses = got
@@ -562,22 +562,17 @@ class Harness:
         return t, {n: (np.array([s[1][n][0] for s in samples]), np.array([s[1][n][1] for s in samples]))
                    for n in self.task.bodies}
 
-    def _metrics(self, t_ep: float) -> dict[str, float]:
-        got = self._episode_poses(t_ep) if hasattr(self.task, "metrics") else None
-        return self.task.metrics(*got) if got is not None else {}
-
-    def _keep_path(self, t_ep: float, success: bool) -> None:
+    def _keep_path(self, got: tuple[np.ndarray, dict] | None, success: bool) -> None:
         """For a task with a table: the pelvis's path in the table's frame (ahead of its edge, sideways from its
         middle), for the top-view plot (plot_paths)."""
-        got = self._episode_poses(t_ep) if {"pelvis", "table"} <= set(self.task.bodies) else None
-        if got is not None:
+        if got is not None and {"pelvis", "table"} <= set(self.task.bodies):
             from psi0.task_walk import relative_to_table
 
             ahead, side, _ = relative_to_table(got[1])
             self.paths.append({"task": self.task.name, "ahead": ahead, "side": side, "success": success})
 
     def _succeeded(self, t_ep: float) -> bool:
-        return self._success(t_ep)[0]
+        return self._evaluate(t_ep, self._episode_poses(t_ep))[0]
 
     def _start_recorder(self, path: Path):
         from rclpy.node import Node
