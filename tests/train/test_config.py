@@ -44,6 +44,8 @@ def test_unknown_key_and_bad_values(tmp_path):
         load_train_config(CONFIGS / "posttrain.yaml", stage="finetune")
     with pytest.raises(TrainConfigError, match="state_position: padded or valid"):
         load_train_config(CONFIGS / "finetune_tiny.yaml", ["state_position=deploy"])
+    with pytest.raises(TrainConfigError, match="instruction_jitter in"):
+        load_train_config(CONFIGS / "finetune_tiny.yaml", ["instruction_jitter=-1"])
     with pytest.raises(TrainConfigError, match="key=value"):
         load_train_config(CONFIGS / "finetune.yaml", ["steps"])
     cfg = load_train_config(CONFIGS / "finetune_tiny.yaml", ["global_batch=24", "micro_batch=8"])

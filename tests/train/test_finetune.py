@@ -79,7 +79,7 @@ def test_policy_node_runs_the_exported_bundle(trained, tmp_path, rclpy_context):
 def test_resume_reproduces_the_uninterrupted_run(tmp_path, monkeypatch):
     ds = teleop_dataset(tmp_path, episodes=3, frames=20)
     full = T.Trainer(tiny_finetune(ds, tmp_path / "full", "steps=12", "save_every=6", "eval_every=100",
-                                   "color_jitter=0.2"), progress=False)
+                                   "color_jitter=0.2", "instruction_jitter=4"), progress=False)
     full.run()
 
     class Crash(Exception):
@@ -93,7 +93,8 @@ def test_resume_reproduces_the_uninterrupted_run(tmp_path, monkeypatch):
             raise Crash  # the process dies right after its step-6 checkpoint
         return out
 
-    cfg = tiny_finetune(ds, tmp_path / "cut", "steps=12", "save_every=6", "eval_every=100", "color_jitter=0.2")
+    cfg = tiny_finetune(ds, tmp_path / "cut", "steps=12", "save_every=6", "eval_every=100", "color_jitter=0.2",
+                        "instruction_jitter=4")
     monkeypatch.setattr(T.Trainer, "save", save_then_crash)
     with pytest.raises(Crash):
         T.Trainer(cfg, progress=False).run()

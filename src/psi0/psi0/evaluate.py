@@ -248,8 +248,10 @@ def run(ns: argparse.Namespace) -> int:
                           task=ns.task, robot_domain=ns.robot_domain, control=control)
         report[key] = summarize(results)
         report[key + "_episodes"] = [r.to_dict() for r in results]
-    report["seconds"] = round(time.monotonic() - t_start, 1)
-    (out / "eval.json").write_text(json.dumps(report, indent=2))
+        # written after every configuration: a run stopped part-way keeps what it measured ("complete": false)
+        report["seconds"] = round(time.monotonic() - t_start, 1)
+        report["complete"] = key == config_key(*configs[-1])
+        (out / "eval.json").write_text(json.dumps(report, indent=2))
     print(f"{'configuration':27s} {'success':>9s} {'falls':>5s} {'max tilt':>8s} {'t_success':>9s} {'stops':>5s} "
           f"{'jump p99':>9s} {'within p99':>10s} {'lat p50':>8s} {'lat p99':>8s}")
     for actor, chunking, control in configs:

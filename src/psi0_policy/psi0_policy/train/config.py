@@ -61,6 +61,9 @@ class TrainConfig:
     # lengths in one dataset, "padded" trains each short-instruction sample with the code of its batch's longest
     # prompt and deploys it with another (measured: arm error 0.47 rad RMS open-loop vs 0.05 with "valid")
     state_position: str = "padded"
+    # 0…N spaces added to each training sample's instruction at random gaps (train.data.jitter_instruction): the
+    # prompt's length stops telling the tasks apart, so a policy must read the words (0: off, the official recipe)
+    instruction_jitter: int = 0
     heldout_episodes: int = 1  # the last N episodes of the (first) dataset, for open-loop evaluation
     eval_every: int = 1000
     eval_chunks: int = 8  # chunks per held-out episode in an evaluation
@@ -91,6 +94,7 @@ class TrainConfig:
             (self.vision_lr >= 0 and self.merger_lr >= 0 and self.eps > 0, "vision_lr, merger_lr ≥ 0 (0: lr), eps > 0"),
             (all(0 <= b < 1 for b in self.betas) and len(self.betas) == 2, "betas: two values in [0, 1)"),
             (0 <= self.color_jitter < 1, "color_jitter in [0, 1)"),
+            (0 <= self.instruction_jitter <= 32, "instruction_jitter in [0, 32]"),
             (self.warmup_steps >= 0 and self.heldout_episodes >= 0, "warmup_steps, heldout_episodes ≥ 0"),
             (self.eval_every >= 1 and self.save_every >= 1 and self.log_every >= 1, "eval/save/log intervals ≥ 1"),
             (bool(self.datasets), "at least one dataset"),

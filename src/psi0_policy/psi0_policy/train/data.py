@@ -41,7 +41,8 @@ class ChunkDataset(torch.utils.data.Dataset):
     def __init__(self, roots: list[str | LeRobotData], horizon: int, image_size: tuple[int, int],
                  normalizer: tuple[Normalizer, Normalizer],
                  episodes: dict[int, list[int]] | None = None, camera: str = "", color_jitter: float = 0.0,
-                 cache_episodes: int = 256, seed: int = 0, camera_resize: tuple[int, int] | None = None) -> None:
+                 cache_episodes: int = 256, seed: int = 0, camera_resize: tuple[int, int] | None = None,
+                 instruction_jitter: int = 0) -> None:
         self.sets = [r if isinstance(r, LeRobotData) else LeRobotData(r) for r in roots]  # loaded ones are shared
         dims = {(d.state.shape[1], d.action.shape[1]) for d in self.sets}
         if len(dims) != 1:
@@ -58,6 +59,7 @@ class ChunkDataset(torch.utils.data.Dataset):
         self.camera_resize = tuple(camera_resize) if camera_resize else None  # the official first resize (preprocess.py)
         self.action_norm, self.state_norm = normalizer
         self.jitter, self.seed = color_jitter, seed
+        self.instruction_jitter = instruction_jitter
         self.items: list[Item] = []
         for k, d in enumerate(self.sets):
             for ep in (episodes or {}).get(k, range(len(d.episodes))):
@@ -98,9 +100,12 @@ class ChunkDataset(torch.utils.data.Dataset):
         img = self.frames(it.dataset, it.episode)[it.row - a]
         if self.jitter > 0:
             img = color_jitter(img, self.jitter, sample_rng(self.seed, 1, position))
+        text = d.task(it.episode)
+        if self.instruction_jitter > 0:
+            text = jitter_instruction(text, self.instruction_jitter, sample_rng(self.seed, 2, position))
         return {
             "image": img,
-            "instruction": d.task(it.episode),
+            "instruction": text,
             "state": torch.as_tensor(self.state_norm.normalize(d.state[it.row].astype(np.float64)), dtype=torch.float32),
             "actions": torch.as_tensor(self.action_norm.normalize(self.raw_chunk(it.dataset, it.episode, it.row)),
                                        dtype=torch.float32),
@@ -120,6 +125,22 @@ def color_jitter(img: np.ndarray, strength: float, g: torch.Generator) -> np.nda
     gray = x.mean(axis=2, keepdims=True)
     x = (x - gray) * s + gray
     return np.clip(x, 0, 255).round().astype(np.uint8)
+
+
+def jitter_instruction(text: str, extra: int, g: torch.Generator) -> str:
+    """The same words with 0…extra spaces added, each at a random gap (before, between or after the words).
+
+    A small policy trained from scratch on a few tasks reads the prompt's *length* instead of its words when the
+    length alone tells the tasks apart (its state token's position code is the prompt length): the committed suite
+    bundle acts on "qqqqqqqqqqqqqqqqqqqq" exactly as on "pick up the red cube" (same 20 characters) and does a pick
+    when told "raise your left hand" (also 20). Drawing the length per sample leaves only the words to read."""
+    n = int(torch.randint(0, extra + 1, (1,), generator=g))
+    words = text.split(" ")
+    pads = [0] * (len(words) + 1)
+    for k in torch.randint(0, len(pads), (n,), generator=g).tolist():
+        pads[k] += 1
+    return " " * pads[0] + "".join(w + " " * (1 + p) for w, p in zip(words[:-1], pads[1:-1], strict=True)) \
+        + words[-1] + " " * pads[-1]
 
 
 class DeterministicOrder(torch.utils.data.Sampler):

@@ -160,7 +160,7 @@ class Trainer:
         kw = {"camera": cfg.camera, "cache_episodes": cfg.frame_cache_episodes, "seed": cfg.seed,
               "camera_resize": model.cfg.camera_resize}
         self.train_set = ChunkDataset(sets, cfg.horizon, model.cfg.image_size, norm, train_eps, color_jitter=cfg.color_jitter,
-                                      **kw)
+                                      instruction_jitter=cfg.instruction_jitter, **kw)
         self.held_set = ChunkDataset(sets, cfg.horizon, model.cfg.image_size, norm, held_eps, **kw) if held_eps else None
         self.accum = cfg.accumulation(self.dist.world)
         # ---- optimisation ----
