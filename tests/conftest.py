@@ -24,6 +24,8 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
 
 os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
+# in-process rendering (tests/sim/test_instruction_reading.py) needs EGL chosen before a test module imports mujoco
+os.environ.setdefault("MUJOCO_GL", "egl")
 # One OpenMP thread for torch in the tests and every process they start (the policy node already runs with
 # cpu_threads 1): two threads wait for each other at every barrier when one core is busy. 100 training steps of the
 # tiny model: 2 threads 10.9 s idle but 41 s beside a one-core CPU hog (a module fixture then passed the 120 s

@@ -3,12 +3,8 @@ scene rendered by the simulator's model, the pick task's start pose as the state
 arm joints (mean |Δ|, rad) for instructions that must differ. benchmarks/instruction_probe.py measures the same at
 length (benchmarks/results/instruction_probe_suite.json)."""
 
-import os
-
 import numpy as np
 import pytest
-
-os.environ.setdefault("MUJOCO_GL", "egl")
 
 from psi0.evaluate import default_bundle
 from psi0.tasks import get_task
