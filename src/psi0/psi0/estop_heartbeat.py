@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import sys
 
+from rclpy.duration import Duration
 from rclpy.node import Node
 from std_msgs.msg import Bool
 
@@ -37,8 +38,12 @@ class EstopHeartbeat(Node):
         self.pub.publish(Bool(data=True))
         self.count += 1
 
-    def send_stop(self) -> None:
+    def send_stop(self, ack_timeout_s: float = 0.5) -> None:
+        """Publish the explicit stop and wait (≤ ack_timeout_s) until every reliable subscriber has acknowledged it:
+        a process that exits right after publishing can take the unsent sample with it (the bridge would then stop
+        only on its heartbeat timeout)."""
         self.pub.publish(Bool(data=False))
+        self.pub.wait_for_all_acked(Duration(seconds=ack_timeout_s))
 
 
 def main() -> int:
